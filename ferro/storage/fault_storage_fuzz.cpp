@@ -42,10 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Status s;
     if (op == 0) {
       s = fs.write(off, buf);
-      if (s) std::memcpy(model.data() + off, buf.data(), len);
+      if (s && len > 0) std::memcpy(model.data() + off, buf.data(), len);
     } else if (op == 1) {
       s = fs.read(off, buf);
-      if (s && std::memcmp(buf.data(), region.data() + off, len) != 0) std::abort();
+      if (s && len > 0 && std::memcmp(buf.data(), region.data() + off, len) != 0) std::abort();
     } else if (op == 2) {
       s = fs.sync();
     } else {
