@@ -1,0 +1,316 @@
+#include "ferro/io/write_pipe.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "ferro/core/bits.hpp"
+
+namespace ferro {
+namespace detail {
+
+Error Completion::error() const noexcept {
+  // error_ is written once, before failed_ is set with release; a reader that saw failed()
+  // (acquire) reads it without the lock.
+  return failed() ? error_ : Error{};
+}
+
+bool Completion::resolved(std::uint64_t epoch, Result<std::uint64_t>* out) const noexcept {
+  const std::uint64_t d = durable();
+  if (d >= epoch) {
+    *out = d;
+    return true;
+  }
+  if (failed()) {
+    *out = error_;
+    return true;
+  }
+  return false;
+}
+
+Result<std::uint64_t> Completion::resolved_locked(std::uint64_t epoch) const noexcept {
+  // relaxed under mu_: advance() and fail() change both under the same lock.
+  const std::uint64_t d = durable_.load(std::memory_order_relaxed);
+  if (d >= epoch) return d;
+  return error_;
+}
+
+Result<std::uint64_t> Completion::wait(std::uint64_t epoch) {
+  Result<std::uint64_t> r = std::uint64_t{0};
+  if (resolved(epoch, &r)) return r;
+  std::unique_lock lk(mu_);
+  cv_.wait(
+      lk, [&] { return durable_.load(std::memory_order_relaxed) >= epoch || failed_.load(std::memory_order_relaxed); });
+  return resolved_locked(epoch);
+}
+
+Result<std::uint64_t> Completion::wait_until(std::uint64_t epoch, std::chrono::steady_clock::time_point deadline) {
+  Result<std::uint64_t> r = std::uint64_t{0};
+  if (resolved(epoch, &r)) return r;
+  std::unique_lock lk(mu_);
+  const bool done = cv_.wait_until(lk, deadline, [&] {
+    return durable_.load(std::memory_order_relaxed) >= epoch || failed_.load(std::memory_order_relaxed);
+  });
+  if (!done) return make_error(Errc::timed_out, "write not yet durable");
+  return resolved_locked(epoch);
+}
+
+bool Completion::add_callback(std::uint64_t epoch, DurableCallback& cb) {
+  std::lock_guard lk(mu_);
+  if (durable_.load(std::memory_order_relaxed) >= epoch || failed_.load(std::memory_order_relaxed)) return false;
+  callbacks_.emplace(epoch, std::move(cb));
+  return true;
+}
+
+void Completion::advance(std::uint64_t epoch) {
+  std::vector<DurableCallback> ready;
+  {
+    std::lock_guard lk(mu_);
+    if (failed_.load(std::memory_order_relaxed)) return;  // frozen at the failure for good
+    // release: pairs with durable()'s acquire in tickets that do not take the lock.
+    durable_.store(epoch, std::memory_order_release);
+    const auto end = callbacks_.upper_bound(epoch);
+    for (auto it = callbacks_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    callbacks_.erase(callbacks_.begin(), end);
+  }
+  cv_.notify_all();
+  for (auto& cb : ready) cb(Result<std::uint64_t>(epoch));  // outside the lock: a callback may wait or write
+}
+
+void Completion::fail(Error e) {
+  std::vector<DurableCallback> ready;
+  {
+    std::lock_guard lk(mu_);
+    if (failed_.load(std::memory_order_relaxed)) return;  // the first error is the one that counts
+    error_ = e;
+    // release: publishes error_ to lock-free readers of failed().
+    failed_.store(true, std::memory_order_release);
+    for (auto& [epoch, cb] : callbacks_) ready.push_back(std::move(cb));
+    callbacks_.clear();
+  }
+  cv_.notify_all();
+  for (auto& cb : ready) cb(Result<std::uint64_t>(e));
+}
+
+}  // namespace detail
+
+WritePipe::WritePipe(ChunkDevice& device, WritePipeConfig config)
+    : device_(device), config_(config), completion_(std::make_shared<detail::Completion>()) {}
+
+Result<std::unique_ptr<WritePipe>> WritePipe::open(ChunkDevice& device, WritePipeConfig config) {
+  if (config.flush_duration.count() < 0) return make_error(Errc::invalid_argument, "negative flush duration");
+  std::unique_ptr<WritePipe> pipe(new WritePipe(device, config));
+  try {
+    pipe->flusher_ = std::thread([p = pipe.get()] { p->flusher_loop(); });
+    pipe->syncer_ = std::thread([p = pipe.get()] { p->syncer_loop(); });
+  } catch (const std::system_error&) {
+    return make_error(Errc::io_error, "cannot start the pipe's threads");  // ~WritePipe stops what started
+  }
+  return pipe;
+}
+
+WritePipe::~WritePipe() { (void)close(); }
+
+Result<WriteTicket> WritePipe::write(WriteRequest request) {
+  const BufPoolAllocation& a = request.allocation;
+  if (a.empty()) return make_error(Errc::invalid_argument, "write of an empty allocation");
+  if (a.buffer_size() != device_.chunk_size())
+    return make_error(Errc::invalid_argument, "buffer size is not the chunk size");
+  if (!range_fits(request.slot_index, a.size(), device_.chunk_count())) {
+    return make_error(Errc::out_of_range, "write beyond the last chunk");
+  }
+  // The count and the closed bit share one word, so this add and close()'s fetch_or are
+  // totally ordered: either close() sees this writer and waits for it, or this writer sees
+  // the bit and backs out. relaxed suffices for that; the data is ordered by the release below.
+  const std::uint64_t state = state_.fetch_add(kWriter, std::memory_order_relaxed);
+  if ((state & kClosedBit) != 0 || completion_->failed()) {
+    state_.fetch_sub(kWriter, std::memory_order_relaxed);  // published nothing
+    if ((state & kClosedBit) != 0) return make_error(Errc::closed, "write pipe is closed");
+    return completion_->error();
+  }
+  // relaxed: the epoch only has to be unique and increasing; the flusher orders the writes by
+  // it and the queue carries the data.
+  const std::uint64_t epoch = next_epoch_.fetch_add(1, std::memory_order_relaxed) + 1;
+  queue_.push(Pending{std::move(request.allocation), request.slot_index, epoch});
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  wake_flusher();
+  // release: close() acquires the writer count reaching zero and then finds this push linked.
+  state_.fetch_sub(kWriter, std::memory_order_release);
+  return WriteTicket(epoch, completion_);
+}
+
+void WritePipe::wake_flusher() noexcept {
+  // seq_cst fence against the one in the flusher's sleep: either the flusher's emptiness check
+  // sees the node pushed before this fence, or this load sees it idle and wakes it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (flusher_idle_.load(std::memory_order_relaxed)) {
+    wake_seq_.fetch_add(1, std::memory_order_release);  // release: pairs with the flusher's acquire
+    wake_seq_.notify_one();
+  }
+}
+
+bool WritePipe::closing() const noexcept {
+  // acquire: pairs with the writers' release decrement; every accepted push is then linked.
+  const std::uint64_t s = state_.load(std::memory_order_acquire);
+  return (s & kClosedBit) != 0 && (s >> 1) == 0;
+}
+
+Status WritePipe::close() {
+  std::lock_guard g(close_mu_);
+  if (!closed_) {
+    closed_ = true;
+    state_.fetch_or(kClosedBit, std::memory_order_relaxed);  // see write() for why relaxed works
+    // Writers inside write() are a few instructions from done and never block.
+    while ((state_.load(std::memory_order_acquire) >> 1) != 0) std::this_thread::yield();
+    wake_seq_.fetch_add(1, std::memory_order_release);
+    wake_seq_.notify_one();
+    if (flusher_.joinable()) flusher_.join();
+    if (!syncer_.joinable()) {  // the syncer never started: nothing can wait on a sync
+      std::lock_guard lk(stage_mu_);
+      flusher_done_ = true;
+    }
+    if (syncer_.joinable()) syncer_.join();
+  }
+  return status();
+}
+
+Status WritePipe::status() const noexcept {
+  if (completion_->failed()) return completion_->error();
+  return ok();
+}
+
+WritePipeStats WritePipe::stats() const noexcept {
+  // relaxed: counters for tests and benchmarks, exact once the pipe is closed.
+  return {requests_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
+          device_writes_.load(std::memory_order_relaxed), syncs_.load(std::memory_order_relaxed)};
+}
+
+namespace {
+
+// Length of the run of consecutive epochs that starts at `next` (pending is sorted).
+template <class Vec>
+std::size_t contiguous_run(const Vec& pending, std::uint64_t next) {
+  std::size_t n = 0;
+  while (n < pending.size() && pending[n].epoch == next + n) ++n;
+  return n;
+}
+
+}  // namespace
+
+bool WritePipe::gather(std::vector<Pending>& pending) {
+  const std::size_t before = pending.size();
+  queue_.drain([&](Pending&& p) { pending.push_back(std::move(p)); });
+  // Writers take epochs before they push, so a drain is nearly sorted but not quite.
+  const auto by_epoch = [](const Pending& a, const Pending& b) { return a.epoch < b.epoch; };
+  if (!std::is_sorted(pending.begin() + static_cast<std::ptrdiff_t>(before), pending.end(), by_epoch)) {
+    std::sort(pending.begin() + static_cast<std::ptrdiff_t>(before), pending.end(), by_epoch);
+  }
+  std::inplace_merge(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(before), pending.end(), by_epoch);
+  return pending.size() != before;
+}
+
+void WritePipe::flusher_loop() {
+  std::vector<Pending> pending;  // drained, not yet written; sorted by epoch
+  std::vector<Pending> batch;
+  std::uint64_t next = 1;  // the lowest epoch not yet written
+  for (;;) {
+    gather(pending);
+    std::size_t run = contiguous_run(pending, next);
+    if (run == 0) {
+      // Nothing to write: the queue is empty, or the writer of epoch `next` has not pushed yet.
+      if (closing() && queue_.empty()) {
+        FERRO_CHECK(pending.empty(), "write pipe: an accepted epoch never arrived");
+        break;
+      }
+      // acquire: pairs with the writers' release increment.
+      const std::uint32_t seen = wake_seq_.load(std::memory_order_acquire);
+      flusher_idle_.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // see wake_flusher()
+      if (queue_.empty() && !closing()) wake_seq_.wait(seen, std::memory_order_acquire);
+      flusher_idle_.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    if (config_.flush_duration.count() > 0) {
+      // The device is busy syncing: what is written now waits for the next sync anyway, so let
+      // the batch grow (bounded) into fewer, larger writes.
+      std::unique_lock lk(stage_mu_);
+      if (sync_running_) {
+        flusher_cv_.wait_for(lk, config_.flush_duration, [&] { return !sync_running_; });
+        lk.unlock();
+        gather(pending);
+        run = contiguous_run(pending, next);
+      }
+    }
+    batch.assign(std::make_move_iterator(pending.begin()),
+                 std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(run)));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(run));
+    write_batch(batch);
+    batch.clear();  // gives the buffers back to their pool
+    next += run;
+    {
+      std::lock_guard lk(stage_mu_);
+      written_ = next - 1;
+    }
+    syncer_cv_.notify_one();
+  }
+  {
+    std::lock_guard lk(stage_mu_);
+    flusher_done_ = true;
+  }
+  syncer_cv_.notify_one();
+}
+
+void WritePipe::write_batch(std::vector<Pending>& batch) {
+  if (completion_->failed()) return;  // latched: nothing more reaches the device
+  std::vector<const std::byte*> chunks;
+  std::size_t i = 0;
+  while (i < batch.size()) {
+    const std::uint64_t first = batch[i].slot;
+    std::uint64_t count = 0;
+    chunks.clear();
+    // Requests that continue exactly where the previous one ended share one vectored write;
+    // the batch's epoch order is kept, so a later write to a slot still lands last.
+    do {
+      for (std::byte* b : batch[i].allocation) chunks.push_back(b);
+      count += batch[i].allocation.size();
+      ++i;
+    } while (i < batch.size() && batch[i].slot == first + count);
+    device_writes_.fetch_add(1, std::memory_order_relaxed);
+    if (Status s = device_.write_chunks(first, chunks); !s) {
+      completion_->fail(s.error());
+      return;
+    }
+  }
+  batches_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void WritePipe::syncer_loop() {
+  std::uint64_t synced = 0;
+  for (;;) {
+    std::uint64_t target;
+    {
+      std::unique_lock lk(stage_mu_);
+      syncer_cv_.wait(lk, [&] { return written_ > synced || flusher_done_; });
+      if (written_ == synced) break;  // the flusher has finished and everything is synced
+      target = written_;
+      sync_running_ = true;
+    }
+    Status s = ok();
+    if (!completion_->failed()) {
+      s = device_.sync();
+      syncs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    {
+      std::lock_guard lk(stage_mu_);
+      sync_running_ = false;
+    }
+    flusher_cv_.notify_one();
+    if (!s) {
+      completion_->fail(s.error());
+    } else {
+      completion_->advance(target);  // refused once an error is latched
+    }
+    synced = target;
+  }
+}
+
+}  // namespace ferro
