@@ -139,13 +139,11 @@ Result<WriteTicket> WritePipe::write(WriteRequest request) {
 }
 
 void WritePipe::wake_flusher() noexcept {
-  // seq_cst fence against the one in the flusher's sleep: either the flusher's emptiness check
-  // sees the node pushed before this fence, or this load sees it idle and wakes it.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (flusher_idle_.load(std::memory_order_relaxed)) {
-    wake_seq_.fetch_add(1, std::memory_order_release);  // release: pairs with the flusher's acquire
-    wake_seq_.notify_one();
-  }
+  // Every push changes the word, so a flusher that read it before this push either fails its
+  // compare-exchange into sleep or has set the sleeping bit, which this add then sees.
+  // acq_rel: release publishes the push (linked above) to a flusher that reads this value;
+  // acquire orders the sleeping-bit check after it.
+  if ((signal_.fetch_add(kSignalStep, std::memory_order_acq_rel) & kSleeping) != 0) signal_.notify_one();
 }
 
 bool WritePipe::closing() const noexcept {
@@ -161,8 +159,7 @@ Status WritePipe::close() {
     state_.fetch_or(kClosedBit, std::memory_order_relaxed);  // see write() for why relaxed works
     // Writers inside write() are a few instructions from done and never block.
     while ((state_.load(std::memory_order_acquire) >> 1) != 0) std::this_thread::yield();
-    wake_seq_.fetch_add(1, std::memory_order_release);
-    wake_seq_.notify_one();
+    wake_flusher();
     if (flusher_.joinable()) flusher_.join();
     if (!syncer_.joinable()) {  // the syncer never started: nothing can wait on a sync
       std::lock_guard lk(stage_mu_);
@@ -221,12 +218,14 @@ void WritePipe::flusher_loop() {
         FERRO_CHECK(pending.empty(), "write pipe: an accepted epoch never arrived");
         break;
       }
-      // acquire: pairs with the writers' release increment.
-      const std::uint32_t seen = wake_seq_.load(std::memory_order_acquire);
-      flusher_idle_.store(true, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);  // see wake_flusher()
-      if (queue_.empty() && !closing()) wake_seq_.wait(seen, std::memory_order_acquire);
-      flusher_idle_.store(false, std::memory_order_relaxed);
+      // acquire: pairs with wake_flusher(); pushes counted in `seen` are visible to the checks.
+      std::uint32_t seen = signal_.load(std::memory_order_acquire);
+      if (!queue_.empty() || closing()) continue;
+      // Sleep only if no push or close came since `seen`: they all change the word.
+      if (signal_.compare_exchange_strong(seen, seen | kSleeping, std::memory_order_acq_rel)) {
+        signal_.wait(seen | kSleeping, std::memory_order_acquire);
+      }
+      signal_.fetch_and(~kSleeping, std::memory_order_relaxed);  // relaxed: only a hint to writers
       continue;
     }
     if (config_.flush_duration.count() > 0) {

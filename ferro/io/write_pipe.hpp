@@ -203,9 +203,10 @@ class WritePipe {
   std::atomic<std::uint64_t> next_epoch_{0};
   std::atomic<std::uint64_t> requests_{0};
 
-  // Writer -> flusher wake-ups without a lock: an event count the flusher sleeps on.
-  alignas(64) std::atomic<std::uint32_t> wake_seq_{0};
-  std::atomic<bool> flusher_idle_{false};
+  // Writer -> flusher wake-ups without a lock: bit 0 says the flusher sleeps (or is about to);
+  // the rest counts pushes and closes, so the word changes on each and a sleep cannot miss one.
+  static constexpr std::uint32_t kSleeping = 1, kSignalStep = 2;
+  alignas(64) std::atomic<std::uint32_t> signal_{0};
 
   // Flusher <-> syncer; held only to hand over numbers, never during I/O.
   std::mutex stage_mu_;
