@@ -1,0 +1,624 @@
+// ferro::mrfs::Store: named, replaceable binary files on NOR flash, each one contiguous and
+// readable in place, surviving a power cut at any program or erase.
+//
+// Entries (format.hpp) are appended at the log end, the first 32-byte boundary after the last
+// byte that is not erased, so nothing is ever programmed over a torn write. The newest complete
+// entry of a name (highest sequence number) wins; remove() appends a tombstone. When the top of
+// the flash runs low, compact() slides every live entry down to the low end, segment by segment
+// (see compact()), and erases what is left above it. The RAM index holds one slot per name and
+// is rebuilt from flash by a scan at mount and after every erase, so flash is the only truth.
+//
+// Power-loss rules: an entry counts only when its CRC checks; an entry is copied (with a new,
+// higher sequence number and the "moved" flag) before any segment holding it is erased; a
+// tombstone is kept while any older entry of its name is still on flash, even in the segment
+// being erased, because an interrupted erase may leave old bytes intact.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "ferro/core/bits.hpp"
+#include "ferro/core/crc32.hpp"
+#include "ferro/mrfs/format.hpp"
+#include "ferro/storage/flash.hpp"
+
+namespace ferro::mrfs {
+
+// One live file, read in place: name() and data() point into the flash and stay valid until the
+// next put, remove or compact on the store.
+class File {
+ public:
+  File() = default;
+  File(std::string_view name, std::span<const std::byte> data, const Header& h, std::uint64_t offset) noexcept
+      : name_(name), data_(data), minutes_(h.minutes), seq_(h.seq), offset_(offset) {}
+  std::string_view name() const noexcept { return name_; }
+  std::span<const std::byte> data() const noexcept { return data_; }
+  std::uint64_t size() const noexcept { return data_.size(); }
+  std::int64_t unix_time() const noexcept { return unix_from_minutes(minutes_); }
+  std::uint32_t minutes() const noexcept { return minutes_; }
+  std::uint32_t seq() const noexcept { return seq_; }
+  std::uint64_t offset() const noexcept { return offset_; }  // of the header on the flash
+
+ private:
+  std::string_view name_;
+  std::span<const std::byte> data_;
+  std::uint32_t minutes_ = 0;
+  std::uint32_t seq_ = 0;
+  std::uint64_t offset_ = 0;
+};
+
+// What mount found, and what it did about it.
+struct MountReport {
+  std::uint32_t entries = 0;           // complete entries (CRC checks)
+  std::uint32_t files = 0;             // live files
+  std::uint32_t stale = 0;             // entries superseded by a newer one of their name
+  std::uint32_t torn_entries = 0;      // a header that checks but a body that does not
+  std::uint64_t garbage_bytes = 0;     // bytes neither erased nor in a complete entry
+  std::uint32_t garbage_segments = 0;  // segments holding such bytes
+  std::uint32_t erased_holes = 0;      // erased segments below the log end (a compaction's window)
+  bool compaction_interrupted = false;
+  bool compaction_finished = false;  // mount ran compact() to finish it
+};
+
+struct Stats {
+  std::uint64_t capacity = 0;
+  std::uint64_t live_bytes = 0;  // bytes of flash the live entries occupy
+  std::uint64_t data_bytes = 0;  // file data in live files
+  std::uint64_t log_end = 0;     // new entries go here or above
+  std::uint32_t files = 0;
+  std::uint32_t segment_count = 0;
+  std::uint32_t segment_size = 0;
+  std::uint32_t min_erases = 0, max_erases = 0;
+  double mean_erases = 0;
+  // Since mount:
+  std::uint64_t user_bytes = 0;        // entry bytes that put and remove asked for
+  std::uint64_t bytes_programmed = 0;  // everything this store programmed, compaction included
+  std::uint64_t erases = 0;
+  std::uint64_t compactions = 0;
+  std::uint64_t moved_entries = 0;
+  double write_amplification() const noexcept {
+    return user_bytes == 0 ? 0.0 : static_cast<double>(bytes_programmed) / static_cast<double>(user_bytes);
+  }
+  double erase_spread() const noexcept { return mean_erases == 0 ? 1.0 : max_erases / mean_erases; }
+};
+
+template <FlashDevice Flash, std::size_t MaxNames = 64>
+class Store {
+ public:
+  // A segment whose erase count is this far below the most-worn one is emptied and refilled by
+  // compaction even when its files already sit packed, so static files do not pin fresh cells.
+  static constexpr std::uint32_t kWearSlack = 4;
+
+  // Erases every segment that is not erased already: an empty store.
+  static Status format(Flash& flash) noexcept {
+    FERRO_TRY(check_geometry(flash));
+    for (std::uint32_t s = 0; s < flash.segment_count(); ++s) {
+      if (!is_erased(flash, std::uint64_t{s} * flash.segment_size(), flash.segment_size())) FERRO_TRY(flash.erase(s));
+    }
+    return ok();
+  }
+
+  // Scans the flash. With `recover`, an interrupted compaction is carried to its end (this
+  // programs and erases). A corrupt image mounts its valid part; it fails only when the flash
+  // does not fit the format at all.
+  static Result<Store> mount(Flash& flash, MountReport* report = nullptr, bool recover = true) noexcept {
+    FERRO_TRY(check_geometry(flash));
+    MountReport local;
+    MountReport& r = report ? *report : local;
+    r = MountReport{};
+    Store store(flash);
+    FERRO_TRY(scan(flash, store.index_, &r));
+    if (recover && r.compaction_interrupted) {
+      // A compaction that cannot finish (no room) leaves a consistent store: mount it anyway.
+      if (auto s = store.compact(); s) {
+        r.compaction_finished = true;
+      } else if (s.code() == Errc::power_loss || s.code() == Errc::io_error) {
+        return s.error();
+      } else {
+        FERRO_TRY(scan(flash, store.index_, nullptr));
+      }
+    }
+    return store;
+  }
+
+  Status put(std::string_view name, std::span<const std::byte> data, std::int64_t unix_time) noexcept {
+    FERRO_TRY(validate_name(name));
+    if (unix_time < 0) return make_error(Errc::invalid_argument, "timestamp before 1970");
+    return append(name, data, minutes_from_unix(unix_time), 0);
+  }
+
+  // Appends a tombstone. not_found when the name holds no file.
+  Status remove(std::string_view name) noexcept {
+    FERRO_TRY(validate_name(name));
+    const Slot* s = index_.find(*flash_, name);
+    if (s == nullptr || s->tombstone) return make_error(Errc::not_found, "no such file");
+    return append(name, {}, 0, kFlagTombstone);
+  }
+
+  std::optional<File> find(std::string_view name) const noexcept {
+    if (!validate_name(name)) return std::nullopt;
+    const Slot* s = index_.find(*flash_, name);
+    if (s == nullptr || s->tombstone) return std::nullopt;
+    return file_at(s->offset);
+  }
+
+  // Calls fn(File) for every live file, in flash order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      if (!index_.slots[i].tombstone) fn(file_at(index_.slots[i].offset));
+    }
+  }
+
+  // Fills `out` with up to out.size() live files sorted by name; returns how many files there are.
+  std::size_t list(std::span<File> out) const noexcept {
+    std::size_t n = 0, total = 0;
+    for_each([&](const File& f) {
+      ++total;
+      std::size_t at = n;  // insertion sort, keeping the out.size() smallest names
+      while (at > 0 && f.name() < out[at - 1].name()) --at;
+      if (at == out.size()) return;
+      for (std::size_t i = std::min(n, out.size() - 1); i > at; --i) out[i] = out[i - 1];
+      out[at] = f;
+      n = std::min(n + 1, out.size());
+    });
+    return total;
+  }
+
+  std::size_t file_count() const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < index_.count; ++i) n += index_.slots[i].tombstone ? 0 : 1;
+    return n;
+  }
+
+  Stats stat() const noexcept {
+    Stats st = counters_;
+    st.capacity = flash_->size();
+    st.log_end = index_.log_end;
+    st.segment_count = flash_->segment_count();
+    st.segment_size = flash_->segment_size();
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      const Slot& s = index_.slots[i];
+      if (live(s)) st.live_bytes += s.span;
+      if (!s.tombstone) {
+        ++st.files;
+        st.data_bytes += load_u32(flash_->view().data() + s.offset + 8);
+      }
+    }
+    std::uint64_t sum = 0;
+    st.min_erases = ~std::uint32_t{0};
+    for (std::uint32_t seg = 0; seg < st.segment_count; ++seg) {
+      const std::uint32_t e = flash_->erase_count(seg);
+      sum += e;
+      st.min_erases = std::min(st.min_erases, e);
+      st.max_erases = std::max(st.max_erases, e);
+    }
+    st.mean_erases = static_cast<double>(sum) / st.segment_count;
+    return st;
+  }
+
+  std::uint32_t segment_erases(std::uint32_t segment) const noexcept { return flash_->erase_count(segment); }
+
+  // Rescans the flash and compares with the index: a broken invariant is Errc::corrupt.
+  Status check() const noexcept {
+    FERRO_TRY(usable());
+    Index fresh;
+    FERRO_TRY(scan(*flash_, fresh, nullptr));
+    if (fresh.count != index_.count || fresh.log_end != index_.log_end) {
+      return make_error(Errc::corrupt, "index differs from the flash");
+    }
+    for (std::size_t i = 0; i < fresh.count; ++i) {
+      const Slot& a = fresh.slots[i];
+      const Slot* b = index_.find(*flash_, name_at(*flash_, a.offset));
+      if (b == nullptr || b->offset != a.offset || b->seq != a.seq || b->older != a.older) {
+        return make_error(Errc::corrupt, "index differs from the flash");
+      }
+    }
+    return ok();
+  }
+
+  // Slides every live entry to the low end and erases everything above it. For each segment,
+  // bottom up: entries already in place stay; others are copied down into the erased window
+  // just below; when the window is too small, the next segment is emptied (its live entries are
+  // copied down if they fit, else up above the log end), erased, and joins the window.
+  Status compact() noexcept {
+    FERRO_TRY(usable());
+    ++counters_.compactions;
+    FERRO_TRY(erase_dead_segments());
+    const std::uint64_t seg = flash_->segment_size();
+    // Moving packed files only to even out wear needs spare room; without it, compact plainly.
+    const bool can_level = flash_->size() - index_.log_end >= 2 * seg + reserve(0);
+    std::uint32_t most_worn = 0;
+    for (std::uint32_t s = 0; s < flash_->segment_count(); ++s) most_worn = std::max(most_worn, flash_->erase_count(s));
+    std::uint64_t p = 0;     // below p: packed live entries (and at most a few dead holes)
+    std::uint64_t wend = 0;  // [p, wend) is erased when wend > p: the window copies land in
+    for (;;) {
+      // Erased space at p, and erased segments after it (a window left by an earlier pass, or
+      // dead segments erased above), serve as the window as they are.
+      if (wend <= p) wend = is_free(p, align_up(p, seg) - p) ? align_up(p, seg) : p;
+      if (wend % seg == 0) {
+        while (wend < flash_->size() && is_free(wend, seg)) wend += seg;
+      }
+      const Slot* e = lowest_live_from(p);
+      if (e == nullptr) {
+        if (wend <= p && p % seg != 0 && !is_free(p, align_up(p, seg) - p)) {
+          FERRO_TRY(empty_segment(static_cast<std::uint32_t>(p / seg), p, wend));
+          continue;
+        }
+        break;
+      }
+      const auto here = static_cast<std::uint32_t>(p / seg);
+      if (wend <= p && e->offset == p && (!can_level || flash_->erase_count(here) + kWearSlack >= most_worn)) {
+        p += e->span;
+        continue;
+      }
+      if (wend > p && e->span <= wend - p) {
+        const std::uint64_t span = e->span;
+        FERRO_TRY(move(*e, p));
+        p += span;
+        continue;
+      }
+      const std::uint64_t next = wend > p ? wend / seg : p / seg;
+      if (next >= flash_->segment_count()) return make_error(Errc::no_space, "compaction ran out of room");
+      FERRO_TRY(empty_segment(static_cast<std::uint32_t>(next), p, wend));
+    }
+    const std::uint64_t first = (wend > p ? wend : align_up(p, seg)) / seg;
+    for (std::uint64_t s = first; s < flash_->segment_count(); ++s) {
+      if (!is_erased(*flash_, s * seg, seg)) FERRO_TRY(erase(static_cast<std::uint32_t>(s)));
+    }
+    return scan(*flash_, index_, nullptr);
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t offset = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t span = 0;
+    std::uint32_t older = 0;  // complete entries of this name with a lower sequence number
+    bool tombstone = false;
+    bool moved = false;
+  };
+
+  struct Index {
+    Slot slots[MaxNames];
+    std::size_t count = 0;
+    std::uint64_t log_end = 0;
+    std::uint32_t max_seq = 0;
+
+    const Slot* find(const Flash& flash, std::string_view name) const noexcept {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (name_at(flash, slots[i].offset) == name) return &slots[i];
+      }
+      return nullptr;
+    }
+    Slot* find(const Flash& flash, std::string_view name) noexcept {
+      return const_cast<Slot*>(static_cast<const Index*>(this)->find(flash, name));
+    }
+    // Records a complete entry; false when a new name does not fit.
+    bool add(const Flash& flash, std::uint64_t offset, const Header& h, std::uint32_t span) noexcept {
+      max_seq = std::max(max_seq, h.seq);
+      Slot* s = find(flash, h.name_view());
+      if (s == nullptr) {
+        if (count == MaxNames) return false;
+        s = &slots[count++];
+        *s = Slot{offset, h.seq, span, 0, h.tombstone(), h.moved()};
+        return true;
+      }
+      ++s->older;
+      if (h.seq > s->seq || (h.seq == s->seq && offset > s->offset)) {
+        s->offset = offset;
+        s->seq = h.seq;
+        s->span = span;
+        s->tombstone = h.tombstone();
+        s->moved = h.moved();
+      }
+      return true;
+    }
+  };
+
+  explicit Store(Flash& flash) noexcept : flash_(&flash) {}
+
+  static Status check_geometry(const Flash& flash) noexcept {
+    if (flash.program_size() > kAlign) return make_error(Errc::unsupported, "flash program unit larger than 32 bytes");
+    if (flash.segment_size() < 128 || flash.segment_size() % kAlign != 0) {
+      return make_error(Errc::unsupported, "flash segments must be at least 128 bytes, a multiple of 32");
+    }
+    if (flash.segment_count() < 3) return make_error(Errc::unsupported, "MRFS needs at least 3 flash segments");
+    if (flash.size() >= (std::uint64_t{1} << 32)) return make_error(Errc::unsupported, "flash larger than 4 GiB");
+    return ok();
+  }
+
+  static std::string_view name_at(const Flash& flash, std::uint64_t offset) noexcept {
+    const std::byte* p = flash.view().data() + offset;
+    return {reinterpret_cast<const char*>(p + 20), static_cast<std::size_t>(p[18])};
+  }
+
+  File file_at(std::uint64_t offset) const noexcept {
+    const auto view = flash_->view();
+    const Header h = *decode_header(view.subspan(offset, kHeaderSize));
+    return File(name_at(*flash_, offset), view.subspan(offset + kHeaderSize, h.size), h, offset);
+  }
+
+  static bool is_erased(const Flash& flash, std::uint64_t offset, std::uint64_t length) noexcept {
+    const std::byte* p = flash.view().data() + offset;
+    for (std::uint64_t i = 0; i < length; ++i) {
+      if (p[i] != std::byte{0xFF}) return false;
+    }
+    return true;
+  }
+
+  static bool live(const Slot& s) noexcept { return !s.tombstone || s.older > 0; }
+
+  // Builds the index from what the flash holds: every 32-byte boundary that is not inside a
+  // complete entry is tried as a header, so an entry written after a torn one is still found.
+  static Status scan(const Flash& flash, Index& idx, MountReport* r) noexcept {
+    idx = Index{};
+    const auto view = flash.view();
+    const std::uint64_t size = flash.size();
+    std::uint64_t last_used = 0;  // one past the last byte that is not erased
+    std::uint64_t o = 0;
+    std::uint64_t garbage_seg = ~std::uint64_t{0};
+    while (o < size) {
+      if (o + kHeaderSize + kCrcSize <= size) {
+        if (auto h = decode_header(view.subspan(o, kHeaderSize))) {
+          const std::uint64_t body = kHeaderSize + std::uint64_t{h->size};
+          if (range_fits(o, body + kCrcSize, size) &&
+              crc32(view.subspan(o, body)) == load_u32(view.data() + o + body)) {
+            const std::uint64_t span = *entry_span(h->size);
+            if (!idx.add(flash, o, *h, static_cast<std::uint32_t>(span))) {
+              return make_error(Errc::corrupt, "more file names on the flash than the store's index holds");
+            }
+            if (r) ++r->entries;
+            last_used = o + body + kCrcSize;
+            o += span;
+            continue;
+          }
+          if (r) ++r->torn_entries;
+        }
+      }
+      const std::uint64_t n = std::min<std::uint64_t>(kAlign, size - o);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (view[o + i] != std::byte{0xFF}) {
+          last_used = o + i + 1;
+          if (r) {
+            ++r->garbage_bytes;
+            if ((o + i) / flash.segment_size() != garbage_seg) {
+              garbage_seg = (o + i) / flash.segment_size();
+              ++r->garbage_segments;
+            }
+          }
+        }
+      }
+      o += n;
+    }
+    idx.log_end = align_up<std::uint64_t>(last_used, kAlign);
+    if (r) {
+      const std::uint64_t seg = flash.segment_size();
+      for (std::uint64_t s = 0; (s + 1) * seg <= idx.log_end; ++s) {
+        if (is_erased(flash, s * seg, seg)) ++r->erased_holes;
+      }
+      for (std::size_t i = 0; i < idx.count; ++i) {
+        const Slot& s = idx.slots[i];
+        r->stale += s.older;
+        if (!s.tombstone) ++r->files;
+        if (s.moved && s.older > 0) r->compaction_interrupted = true;
+      }
+      if (r->erased_holes > 0) r->compaction_interrupted = true;
+    }
+    return ok();
+  }
+
+  Status usable() const noexcept {
+    if (failed_.code != Errc::ok) return failed_;
+    return ok();
+  }
+
+  // Programs one entry at `dst` (which must be erased) from a header and its data, in chunks.
+  Status write_entry(std::uint64_t dst, const Header& h, std::span<const std::byte> data) noexcept {
+    std::byte head[kHeaderSize];
+    encode_header(h, head);
+    const std::uint32_t crc = crc32(data, crc32(std::span<const std::byte>(head)));
+    std::byte tail[kCrcSize];
+    store_u32(tail, crc);
+    const std::uint64_t raw = kHeaderSize + data.size() + kCrcSize;
+    const std::uint64_t length = align_up<std::uint64_t>(raw, flash_->program_size());
+    if (!range_fits(dst, *entry_span(data.size()), flash_->size())) {
+      return make_error(Errc::no_space, "entry does not fit on the flash");
+    }
+    if (!is_free(dst, length)) return make_error(Errc::corrupt, "refusing to program over bytes that are not free");
+    std::byte buf[256];
+    for (std::uint64_t at = 0; at < length;) {
+      const std::uint64_t n = std::min<std::uint64_t>(sizeof buf, length - at);
+      std::memset(buf, 0xFF, n);
+      auto piece = [&](std::uint64_t from, std::span<const std::byte> src) {
+        const std::uint64_t lo = std::max(at, from), hi = std::min(at + n, from + src.size());
+        if (lo < hi) std::memcpy(buf + (lo - at), src.data() + (lo - from), hi - lo);
+      };
+      piece(0, head);
+      piece(kHeaderSize, data);
+      piece(kHeaderSize + data.size(), tail);
+      if (auto s = flash_->program(dst + at, std::span<const std::byte>(buf, n)); !s) {
+        failed_ = s.error();
+        return s;
+      }
+      counters_.bytes_programmed += n;
+      at += n;
+    }
+    index_.add(*flash_, dst, h, static_cast<std::uint32_t>(*entry_span(data.size())));
+    index_.log_end = std::max(index_.log_end, dst + *entry_span(data.size()));
+    return ok();
+  }
+
+  Result<std::uint32_t> next_seq() const noexcept {
+    if (index_.max_seq == 0xFFFFFFFFu) return make_error(Errc::no_space, "sequence numbers exhausted");
+    return index_.max_seq + 1;
+  }
+
+  // Room kept free above the log end so a compaction can empty a segment: one segment, the
+  // largest entry that may stick out of it, and one more that may not fit the window below.
+  std::uint64_t reserve(std::uint64_t extra_span) const noexcept {
+    std::uint64_t largest = extra_span;
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      if (live(index_.slots[i])) largest = std::max<std::uint64_t>(largest, index_.slots[i].span);
+    }
+    return flash_->segment_size() + 2 * largest;
+  }
+
+  Status append(std::string_view name, std::span<const std::byte> data, std::uint32_t minutes,
+                std::uint16_t flags) noexcept {
+    FERRO_TRY(usable());
+    const auto span = entry_span(data.size());
+    if (!span || *span > flash_->size()) return make_error(Errc::no_space, "file is larger than the store");
+    if (index_.find(*flash_, name) == nullptr && index_.count == MaxNames) {
+      return make_error(Errc::no_space, "too many file names");
+    }
+    // The new entry is written before the old one dies, so it needs room beside everything live;
+    // a put also leaves room for one tombstone, so that a full store can always remove a file.
+    std::uint64_t live_now = 0;
+    for (std::size_t i = 0; i < index_.count; ++i) live_now += live(index_.slots[i]) ? index_.slots[i].span : 0;
+    const std::uint64_t need = *span + reserve(*span);
+    const std::uint64_t keep = (flags & kFlagTombstone) ? 0 : *entry_span(0);
+    if (live_now + need + keep > flash_->size()) return make_error(Errc::no_space, "store is full");
+    if (index_.log_end + need > flash_->size()) {
+      const Status compacted = compact();
+      // A tombstone may dip into the reserve: it shrinks what the next compaction has to move.
+      const bool tomb_fits = (flags & kFlagTombstone) && index_.log_end + *span <= flash_->size();
+      if (!compacted && (!tomb_fits || failed_.code != Errc::ok)) return compacted;
+      if (index_.log_end + need > flash_->size() && !tomb_fits) return make_error(Errc::no_space, "store is full");
+    }
+    FERRO_TRY_ASSIGN(const std::uint32_t seq, next_seq());
+    Header h;
+    h.seq = seq;
+    h.size = static_cast<std::uint32_t>(data.size());
+    h.minutes = minutes;
+    h.flags = flags;
+    h.name_len = static_cast<std::uint8_t>(name.size());
+    std::memcpy(h.name, name.data(), name.size());
+    FERRO_TRY(write_entry(index_.log_end, h, data));
+    counters_.user_bytes += align_up<std::uint64_t>(kHeaderSize + data.size() + kCrcSize, flash_->program_size());
+    return ok();
+  }
+
+  // Copies the newest entry of a slot's name to `dst` with a new sequence number.
+  Status move(const Slot& s, std::uint64_t dst) noexcept {
+    const auto view = flash_->view();
+    Header h = *decode_header(view.subspan(s.offset, kHeaderSize));
+    FERRO_TRY_ASSIGN(h.seq, next_seq());
+    h.flags |= kFlagMoved;
+    FERRO_TRY(write_entry(dst, h, view.subspan(s.offset + kHeaderSize, h.size)));
+    ++counters_.moved_entries;
+    return ok();
+  }
+
+  Status erase(std::uint32_t segment) noexcept {
+    if (auto s = flash_->erase(segment); !s) {
+      failed_ = s.error();
+      return s;
+    }
+    ++counters_.erases;
+    return ok();
+  }
+
+  const Slot* lowest_live_from(std::uint64_t from) const noexcept {
+    const Slot* best = nullptr;
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      const Slot& s = index_.slots[i];
+      if (live(s) && s.offset >= from && (best == nullptr || s.offset < best->offset)) best = &s;
+    }
+    return best;
+  }
+
+  const Slot* live_overlapping(std::uint64_t lo, std::uint64_t hi) const noexcept {
+    const Slot* best = nullptr;
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      const Slot& s = index_.slots[i];
+      if (live(s) && s.offset < hi && s.offset + s.span > lo && (best == nullptr || s.offset < best->offset)) {
+        best = &s;
+      }
+    }
+    return best;
+  }
+
+  // An indexed entry (the newest of its name) overlapping [lo, hi). Stale entries do not count:
+  // programming into their erased-looking bytes only breaks their CRC, and they are dead.
+  const Slot* indexed_overlapping(std::uint64_t lo, std::uint64_t hi) const noexcept {
+    for (std::size_t i = 0; i < index_.count; ++i) {
+      const Slot& s = index_.slots[i];
+      if (s.offset < hi && s.offset + s.span > lo) return &s;
+    }
+    return nullptr;
+  }
+
+  // Free space is erased and outside every indexed entry: file data may itself be all 0xFF.
+  bool is_free(std::uint64_t offset, std::uint64_t length) const noexcept {
+    return indexed_overlapping(offset, offset + length) == nullptr && is_erased(*flash_, offset, length);
+  }
+
+  // The lowest 32-byte boundary at or above `from` followed by `span` free bytes.
+  std::optional<std::uint64_t> find_room(std::uint64_t from, std::uint64_t span) const noexcept {
+    const std::byte* v = flash_->view().data();
+    std::uint64_t o = align_up<std::uint64_t>(from, kAlign);
+    while (range_fits(o, span, flash_->size())) {
+      if (const Slot* s = indexed_overlapping(o, o + span)) {
+        o = s->offset + s->span;
+        continue;
+      }
+      std::uint64_t i = 0;
+      while (i < span && v[o + i] == std::byte{0xFF}) ++i;
+      if (i == span) return o;
+      o = align_up<std::uint64_t>(o + i + 1, kAlign);
+    }
+    return std::nullopt;
+  }
+
+  // Erases, up front, every segment that holds no live entry but is not erased: dead versions,
+  // torn writes, a half-erased segment. Cheap room, and the top of the flash becomes usable.
+  Status erase_dead_segments() noexcept {
+    const std::uint64_t seg = flash_->segment_size();
+    bool erased_any = false;
+    for (std::uint32_t s = 0; s < flash_->segment_count(); ++s) {
+      if (live_overlapping(s * seg, (s + 1) * seg) == nullptr && !is_erased(*flash_, s * seg, seg)) {
+        FERRO_TRY(erase(s));
+        erased_any = true;
+      }
+    }
+    return erased_any ? scan(*flash_, index_, nullptr) : ok();
+  }
+
+  // Copies every live entry touching `segment` elsewhere (down into the window when it fits,
+  // else up above the log end), erases the segment and adds it to the window.
+  Status empty_segment(std::uint32_t segment, std::uint64_t& p, std::uint64_t& wend) noexcept {
+    const std::uint64_t seg = flash_->segment_size();
+    const std::uint64_t lo = segment * seg, hi = lo + seg;
+    while (const Slot* e = live_overlapping(lo, hi)) {
+      if (wend > p && p + e->span <= wend && wend <= lo) {
+        const std::uint64_t span = e->span;
+        FERRO_TRY(move(*e, p));
+        p += span;
+        continue;
+      }
+      const auto dst = find_room(hi, e->span);
+      if (!dst) return make_error(Errc::no_space, "compaction ran out of room");
+      FERRO_TRY(move(*e, *dst));
+    }
+    FERRO_TRY(erase(segment));
+    FERRO_TRY(scan(*flash_, index_, nullptr));
+    if (wend > p) {
+      wend = hi;
+    } else {
+      p = lo;
+      wend = hi;
+    }
+    return ok();
+  }
+
+  Flash* flash_;
+  Index index_{};
+  Stats counters_{};
+  Error failed_{};  // the first flash error: the store must be mounted again
+};
+
+}  // namespace ferro::mrfs
