@@ -4,6 +4,7 @@
 // bytes, and everything unreachable has been destroyed exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -39,6 +40,10 @@ struct TNode : Obj {
     for (std::size_t i = 0; i < nkids; ++i) h.mark(kid(i));
   }
 };
+
+bool same(const Vec& v, const std::vector<std::byte>& bytes) {
+  return v.capacity() == bytes.size() && std::equal(bytes.begin(), bytes.end(), v.data());
+}
 
 std::byte pattern(std::size_t id, std::size_t j) { return static_cast<std::byte>(id * 31 + j * 7); }
 
@@ -102,7 +107,7 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
           ASSERT_EQ(kp == nullptr ? Model::kNone : kp->id, n.kids[k]);
         }
         ASSERT_EQ(n.p->payload.capacity(), n.bytes.size());
-        ASSERT_EQ(std::memcmp(n.p->payload.data(), n.bytes.data(), n.bytes.size()), 0) << id;
+        ASSERT_EQ(same(n.p->payload, n.bytes), true) << id;
       } else {
         ASSERT_EQ(destroyed[id], 1) << "unreachable id " << id << " survived";
         n.collected = true;
@@ -171,12 +176,12 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
       const std::size_t len = rng.below(400);
       if (n.p->payload.resize(len)) {
         n.bytes.resize(n.p->payload.capacity(), std::byte{0});  // kept bytes kept, new ones zero
-        ASSERT_EQ(std::memcmp(n.p->payload.data(), n.bytes.data(), n.bytes.size()), 0) << "resize " << a;
+        ASSERT_EQ(same(n.p->payload, n.bytes), true) << "resize " << a;
         const std::size_t from = rng.below(len + 1);
         for (std::size_t j = from; j < len; ++j) n.p->payload.data()[j] = n.bytes[j] = pattern(a + step, j);
       } else {
         ASSERT_EQ(n.p->payload.capacity(), n.bytes.size()) << "a failed resize changed the vector";
-        ASSERT_EQ(std::memcmp(n.p->payload.data(), n.bytes.data(), n.bytes.size()), 0);
+        ASSERT_EQ(same(n.p->payload, n.bytes), true);
       }
     } else if (op < 97) {
       heap.collect();
