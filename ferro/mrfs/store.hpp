@@ -358,7 +358,8 @@ class Store {
     idx = Index{};
     const auto view = flash.view();
     const std::uint64_t size = flash.size();
-    std::uint64_t last_used = 0;  // one past the last byte that is not erased
+    std::uint64_t last_used = 0;   // one past the last byte that is not erased
+    std::uint64_t last_entry = 0;  // one past the last complete entry
     std::uint64_t o = 0;
     std::uint64_t garbage_seg = ~std::uint64_t{0};
     while (o < size) {
@@ -373,6 +374,7 @@ class Store {
             }
             if (r) ++r->entries;
             last_used = o + body + kCrcSize;
+            last_entry = last_used;
             o += span;
             continue;
           }
@@ -397,7 +399,7 @@ class Store {
     idx.log_end = align_up<std::uint64_t>(last_used, kAlign);
     if (r) {
       const std::uint64_t seg = flash.segment_size();
-      for (std::uint64_t s = 0; (s + 1) * seg <= idx.log_end; ++s) {
+      for (std::uint64_t s = 0; (s + 1) * seg <= last_entry; ++s) {
         if (is_erased(flash, s * seg, seg)) ++r->erased_holes;
       }
       for (std::size_t i = 0; i < idx.count; ++i) {

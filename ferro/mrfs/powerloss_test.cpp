@@ -1,0 +1,313 @@
+// Power loss, littlefs style: a scripted workload is cut at its 1st, 2nd, 3rd, ... program or
+// erase; after each cut the store is mounted from what the flash holds, must hold every file
+// that was completely written at its newest complete version, and the script carries on.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ferro/core/random.hpp"
+#include "ferro/mrfs/store.hpp"
+
+namespace ferro::mrfs {
+namespace {
+
+using FsStore = Store<EmulatedFlash, 16>;
+using Model = std::map<std::string, std::string>;
+
+struct Op {
+  std::string name;
+  std::optional<std::string> data;  // nullopt: remove
+};
+
+std::span<const std::byte> bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+using TestFlash = StaticFlash<256, 8>;
+
+Status apply(FsStore& s, const Op& op, int step) {
+  return op.data ? s.put(op.name, bytes(*op.data), step * 60) : s.remove(op.name);
+}
+
+// Puts, replaces and removes of five names, some files spanning a segment boundary, enough to
+// force several compactions on 8 segments of 256 bytes. Ops a healthy store refuses for lack
+// of room are left out (checked by a dry run), so every op of the script must succeed.
+std::vector<Op> script(std::uint64_t seed, int length) {
+  Rng rng(seed);
+  TestFlash flash;
+  FsStore dry = std::move(FsStore::mount(flash)).value();
+  std::vector<Op> ops;
+  Model model;
+  while (static_cast<int>(ops.size()) < length) {
+    const std::string name = "f" + std::to_string(rng.below(5));
+    Op op{name, std::nullopt};
+    if (!model.count(name) || !rng.chance(1, 5)) {
+      std::string data(rng.below(rng.chance(1, 8) ? 200 : 90), 0);
+      for (auto& c : data) c = static_cast<char>(rng());
+      op.data = data;
+    }
+    if (!apply(dry, op, static_cast<int>(ops.size()))) continue;
+    if (op.data)
+      model[name] = *op.data;
+    else
+      model.erase(name);
+    ops.push_back(op);
+  }
+  return ops;
+}
+
+// Every file of the model is there at its version; the op in flight may have landed or not.
+::testing::AssertionResult holds(const FsStore& s, const Model& model, const Op* in_flight, bool* landed) {
+  if (auto c = s.check(); !c) return ::testing::AssertionFailure() << "check: " << c.error().message;
+  std::size_t expect_files = model.size();
+  for (const auto& [name, data] : model) {
+    if (in_flight && in_flight->name == name) continue;
+    auto f = s.find(name);
+    if (!f) return ::testing::AssertionFailure() << name << " lost";
+    if (std::string(reinterpret_cast<const char*>(f->data().data()), f->size()) != data) {
+      return ::testing::AssertionFailure() << name << " has the wrong contents";
+    }
+  }
+  if (in_flight) {
+    auto f = s.find(in_flight->name);
+    const auto old = model.find(in_flight->name);
+    auto is = [&](const std::optional<std::string>& v) {
+      if (!v) return !f.has_value();
+      return f && std::string(reinterpret_cast<const char*>(f->data().data()), f->size()) == *v;
+    };
+    const std::optional<std::string> before =
+        old == model.end() ? std::nullopt : std::optional<std::string>(old->second);
+    *landed = is(in_flight->data) && !(before == in_flight->data);
+    if (!is(before) && !is(in_flight->data)) {
+      return ::testing::AssertionFailure() << in_flight->name << " is neither its old nor its new version";
+    }
+    expect_files += (old == model.end() && *landed) ? 1 : 0;
+    expect_files -= (old != model.end() && !in_flight->data && *landed) ? 1 : 0;
+  }
+  if (s.file_count() != expect_files) {
+    return ::testing::AssertionFailure() << "holds " << s.file_count() << " files, expected " << expect_files;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Runs the script with the flash set to fail at its `cut`th program or erase. After a cut:
+// power on, mount (which may finish a compaction), check, and carry on. Returns the number of
+// flash operations the run made, so the caller knows when every cut point has been tried.
+std::uint64_t run_with_cut(const std::vector<Op>& ops, std::uint64_t cut, std::uint64_t seed, bool* cut_happened) {
+  TestFlash flash(FlashFaultPlan{.cut_at_op = cut, .seed = seed});
+  auto mounted = FsStore::mount(flash);
+  EXPECT_TRUE(mounted.has_value());
+  FsStore s = std::move(mounted).value();
+  Model model;
+  *cut_happened = false;
+  std::uint64_t ops_done = 0;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    Status st = apply(s, op, static_cast<int>(i));
+    if (st) {
+      if (op.data)
+        model[op.name] = *op.data;
+      else
+        model.erase(op.name);
+      continue;
+    }
+    EXPECT_EQ(st.code(), Errc::power_loss) << "op " << i << ": " << st.error().message;
+    if (st.code() != Errc::power_loss) return 0;
+    *cut_happened = true;
+    ops_done = flash.ops();
+    flash.power_on();
+    flash.set_plan({});
+    MountReport report;
+    auto again = FsStore::mount(flash, &report);
+    EXPECT_TRUE(again.has_value()) << "cut " << cut << ": mount failed: " << again.error().message;
+    if (!again) return 0;
+    s = std::move(again).value();
+    bool landed = false;
+    EXPECT_TRUE(holds(s, model, &op, &landed)) << "cut " << cut << " during op " << i;
+    if (landed) {
+      if (op.data)
+        model[op.name] = *op.data;
+      else
+        model.erase(op.name);
+    } else {
+      // Redo the op the cut interrupted: re-entrant, as a device would after reboot.
+      EXPECT_TRUE(apply(s, op, static_cast<int>(i))) << "cut " << cut << ": redo of op " << i;
+      if (op.data)
+        model[op.name] = *op.data;
+      else
+        model.erase(op.name);
+    }
+  }
+  EXPECT_TRUE(holds(s, model, nullptr, nullptr)) << "cut " << cut << " at the end";
+  MountReport final_report;
+  auto last = FsStore::mount(flash, &final_report);
+  EXPECT_TRUE(last.has_value());
+  if (last) {
+    EXPECT_TRUE(holds(*last, model, nullptr, nullptr)) << "cut " << cut << " after a final remount";
+  }
+  return *cut_happened ? ops_done : flash.ops();
+}
+
+TEST(MrfsPowerLoss, ScriptRunsCleanAndCompactsSeveralTimes) {
+  const auto ops = script(11, 120);
+  TestFlash flash;
+  FsStore s = std::move(FsStore::mount(flash)).value();
+  Model model;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    ASSERT_TRUE(apply(s, ops[i], static_cast<int>(i))) << i;
+    if (ops[i].data)
+      model[ops[i].name] = *ops[i].data;
+    else
+      model.erase(ops[i].name);
+  }
+  EXPECT_TRUE(holds(s, model, nullptr, nullptr));
+  EXPECT_GE(s.stat().compactions, 3u);
+}
+
+TEST(MrfsPowerLoss, CutAtEveryProgramAndErase) {
+  const auto ops = script(11, 120);
+  std::uint64_t cuts = 0;
+  for (std::uint64_t cut = 1;; ++cut) {
+    bool happened = false;
+    run_with_cut(ops, cut, cut, &happened);
+    if (::testing::Test::HasFailure()) FAIL() << "first failure at cut " << cut;
+    if (!happened) break;
+    ++cuts;
+  }
+  EXPECT_GT(cuts, 300u);
+  std::printf("power cut at each of %llu program/erase operations: invariant held\n",
+              static_cast<unsigned long long>(cuts));
+}
+
+// Many cuts in one run, at random programs and erases, with different torn shapes; recovery
+// itself may be cut again.
+TEST(MrfsPowerLoss, RandomCutsTornProgramsAndHalfErasedSegments) {
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    const auto ops = script(100 + seed, 200);
+    TestFlash flash(FlashFaultPlan{.power_cut_ppm = 30'000, .seed = seed});
+    Model model;
+    std::optional<FsStore> s;
+    std::size_t i = 0;
+    int cuts = 0;
+    const Op* in_flight = nullptr;
+    while (i < ops.size()) {
+      if (!s) {
+        flash.power_on();
+        MountReport r;
+        auto m = FsStore::mount(flash, &r);
+        if (!m) {
+          ASSERT_EQ(m.code(), Errc::power_loss) << m.error().message;
+          ++cuts;
+          continue;
+        }
+        s = std::move(m).value();
+        bool landed = false;
+        ASSERT_TRUE(holds(*s, model, in_flight, &landed)) << "seed " << seed << " op " << i;
+        if (in_flight && landed) {
+          if (in_flight->data)
+            model[in_flight->name] = *in_flight->data;
+          else
+            model.erase(in_flight->name);
+          ++i;
+        }
+        in_flight = nullptr;
+        continue;
+      }
+      const Op& op = ops[i];
+      Status st = apply(*s, op, static_cast<int>(i));
+      if (!st) {
+        ASSERT_EQ(st.code(), Errc::power_loss) << st.error().message;
+        ++cuts;
+        in_flight = &op;
+        s.reset();
+        continue;
+      }
+      if (op.data)
+        model[op.name] = *op.data;
+      else
+        model.erase(op.name);
+      ++i;
+    }
+    EXPECT_GT(cuts, 5) << "seed " << seed;
+  }
+}
+
+// A segment holding only garbage (a half-erased one, or random bytes) mounts, reports it, and
+// the store writes around it and reclaims it at the next compaction.
+TEST(MrfsPowerLoss, GarbageSegmentIsReportedAndReclaimed) {
+  TestFlash flash;
+  {
+    FsStore s = std::move(FsStore::mount(flash)).value();
+    ASSERT_TRUE(s.put("keep", bytes("precious"), 0));
+  }
+  Rng rng(5);
+  std::vector<std::byte> junk(256);
+  for (auto& b : junk) b = static_cast<std::byte>(rng() | 0x01);
+  ASSERT_TRUE(flash.program(3 * 256, junk));
+  MountReport r;
+  FsStore s = std::move(FsStore::mount(flash, &r)).value();
+  EXPECT_EQ(r.garbage_segments, 1u);
+  EXPECT_GT(r.garbage_bytes, 200u);
+  EXPECT_FALSE(r.compaction_interrupted);
+  EXPECT_EQ(s.stat().log_end, 4 * 256u);
+  ASSERT_TRUE(s.put("next", bytes("after the junk"), 0));
+  EXPECT_EQ(s.find("next")->offset(), 4 * 256u);
+  ASSERT_TRUE(s.remove("next"));
+  ASSERT_TRUE(s.compact());  // the tombstone outlives the file it buries by one compaction
+  ASSERT_TRUE(s.compact());
+  EXPECT_EQ(s.stat().log_end, 96u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(s.find("keep")->data().data()), 8), "precious");
+}
+
+// Mount finishes a compaction that was cut: the report says so, and the store ends packed.
+TEST(MrfsPowerLoss, MountFinishesAnInterruptedCompaction) {
+  int finished = 0;
+  for (std::uint64_t cut = 1; cut < 60; ++cut) {
+    TestFlash flash;
+    FsStore s = std::move(FsStore::mount(flash)).value();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.put("n" + std::to_string(i), bytes(std::string(100, 'a' + i)), 0));
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.put("n" + std::to_string(i), bytes(std::string(60, 'A' + i)), 0));
+    flash.set_plan(FlashFaultPlan{.cut_at_op = cut, .seed = cut});
+    if (s.compact()) continue;
+    flash.power_on();
+    flash.set_plan({});
+    MountReport r;
+    FsStore again = std::move(FsStore::mount(flash, &r)).value();
+    if (r.compaction_interrupted) {
+      EXPECT_TRUE(r.compaction_finished);
+      ++finished;
+      MountReport clean;
+      (void)FsStore::mount(flash, &clean);
+      EXPECT_FALSE(clean.compaction_interrupted) << "cut " << cut;
+    }
+    for (int i = 0; i < 4; ++i) {
+      auto f = again.find("n" + std::to_string(i));
+      ASSERT_TRUE(f) << "cut " << cut;
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data().data()), f->size()), std::string(60, 'A' + i));
+    }
+  }
+  EXPECT_GT(finished, 3);
+}
+
+// 100,000 replaces of a few files: every segment wears about evenly.
+TEST(MrfsWear, HundredThousandReplaces) {
+  StaticFlash<512, 8> flash;
+  FsStore s = std::move(FsStore::mount(flash)).value();
+  Rng rng(9);
+  std::string data(120, 'x');
+  for (int i = 0; i < 100'000; ++i) {
+    data[0] = static_cast<char>(i);
+    ASSERT_TRUE(s.put("w" + std::to_string(rng.below(4)), bytes(data), i));
+  }
+  const Stats st = s.stat();
+  std::printf("wear: %llu compactions, erases per segment min %u max %u mean %.1f (max/mean %.3f), WA %.2f\n",
+              static_cast<unsigned long long>(st.compactions), st.min_erases, st.max_erases, st.mean_erases,
+              st.erase_spread(), st.write_amplification());
+  EXPECT_LE(st.erase_spread(), 1.5);
+}
+
+}  // namespace
+}  // namespace ferro::mrfs
