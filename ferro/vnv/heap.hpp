@@ -804,15 +804,16 @@ class Heap final : public HeapCore {
     info.blank = h.magic == 0 && commit.magic == 0;
     if (h.magic != format::kMagic || h.version != format::kVersion || format::header_crc(h) != h.header_crc)
       return info;
-    if (commit.magic != format::kCommit || commit.sequence != h.sequence || commit.header_crc != h.header_crc)
-      return info;
-    if ((h.sequence & 1) != slot || h.sequence == 0) return info;
+    // A sound header of another geometry (its commit record lies elsewhere): say so.
     if (h.block_size != geo_.block_size || h.table_capacity != geo_.table_capacity ||
         h.max_dirty_bytes != geo_.max_dirty_bytes || h.data_offset != geo_.data_offset ||
         h.data_size != geo_.data_size || h.log_capacity != geo_.log_capacity) {
       info.foreign_geometry = true;
       return info;
     }
+    if (commit.magic != format::kCommit || commit.sequence != h.sequence || commit.header_crc != h.header_crc)
+      return info;
+    if ((h.sequence & 1) != slot || h.sequence == 0) return info;
     if (h.entries_used > h.table_capacity || h.log_bytes > h.log_capacity) return info;
     std::uint32_t crc = 0;
     if (!crc_range(base + geo_.table_offset(), std::uint64_t{h.entries_used} * sizeof(format::TableEntry), crc) ||
