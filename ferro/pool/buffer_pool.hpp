@@ -119,27 +119,22 @@ class BufferPool {
 
   // The next n bytes at the end of the message being built (see Buffer for the span's life).
   std::span<std::byte> get_writable(std::size_t n) noexcept {
-    if (raw_len_ == 0) start_message();
-    if (alloc_) return fallback_.get_writable(n);
+    // The hot path, kept small enough to inline: a message under way with room left. (limit_
+    // is 0 in Alloc mode, so that takes the slow path too.)
     const std::size_t end = raw_off_ + raw_len_;
-    if (end <= limit_ && n <= limit_ - end) [[likely]]
+    if (raw_len_ != 0 && end <= limit_ && n <= limit_ - end) [[likely]]
       return bump(n);
-    if (n <= cap_ && find_room(raw_len_ + n)) return bump(n);
-    // Alloc: the message so far moves to the fallback and continues there.
-    std::span<std::byte> w = raw_len_ <= SIZE_MAX - n ? fallback_.get_writable(raw_len_ + n) : std::span<std::byte>{};
-    if (w.size() != raw_len_ + n || w.data() == nullptr) return {};  // no fallback memory: nothing changed
-    if (raw_len_ != 0) std::memcpy(w.data(), mem_ + raw_off_, raw_len_);
-    alloc_ = true;
-    const std::size_t moved = raw_len_;
-    raw_len_ = 0;
-    raw_off_ = region_ == PoolMode::back ? back_end_ : front_end_;  // find_room may have moved the run's end
-    return w.subspan(moved);
+    if (in_fallback_) return fallback_.get_writable(n);  // a message under way in Alloc mode
+    return get_writable_slow(n);
   }
 
   // Closes the message: its bytes become a Slice in the next slot (or a heap slice in Alloc
   // mode). An empty message gives an empty Slice and takes no slot.
   Slice get_data_owned() noexcept {
-    if (alloc_) return fallback_.get_data_owned();
+    if (alloc_) {
+      in_fallback_ = false;
+      return fallback_.get_data_owned();
+    }
     if (raw_len_ == 0) return {};
     const std::size_t pos = region_ == PoolMode::back ? back_next_++ : static_cast<std::size_t>(front_next_--);
     slot_data_[pos] = mem_ + raw_off_;
@@ -168,6 +163,24 @@ class BufferPool {
   }
 
  private:
+  __attribute__((noinline)) std::span<std::byte> get_writable_slow(std::size_t n) noexcept {
+    if (raw_len_ == 0) start_message();
+    if (alloc_) return fallback_.get_writable(n);
+    const std::size_t end = raw_off_ + raw_len_;
+    if (end <= limit_ && n <= limit_ - end) return bump(n);
+    if (n <= cap_ && find_room(raw_len_ + n)) return bump(n);
+    // Alloc: the message so far moves to the fallback and continues there.
+    std::span<std::byte> w = raw_len_ <= SIZE_MAX - n ? fallback_.get_writable(raw_len_ + n) : std::span<std::byte>{};
+    if (w.size() != raw_len_ + n || w.data() == nullptr) return {};  // no fallback memory: nothing changed
+    if (raw_len_ != 0) std::memcpy(w.data(), mem_ + raw_off_, raw_len_);
+    alloc_ = in_fallback_ = true;
+    limit_ = 0;
+    const std::size_t moved = raw_len_;
+    raw_len_ = 0;
+    raw_off_ = region_ == PoolMode::back ? back_end_ : front_end_;  // find_room may have moved the run's end
+    return w.subspan(moved);
+  }
+
   static void release(detail::SliceOwner* owner, std::uint32_t pos) noexcept {
     auto* sh = static_cast<detail::PoolShared*>(owner);
     const std::uint64_t bit = std::uint64_t{1} << pos;
@@ -176,11 +189,14 @@ class BufferPool {
     const std::uint64_t before = sh->state.fetch_and(~bit, std::memory_order_release);
     if constexpr (kCounted) {
       if (sh->refs.fetch_sub(1, std::memory_order_release) == 1) {
-        std::atomic_thread_fence(std::memory_order_acquire);  // see all other users before freeing
+        // The last owner must see every other user's accesses before freeing: an acquire load
+        // of the final value joins the release sequence of each earlier drop (and, unlike a
+        // fence, TSan understands it).
+        (void)sh->refs.load(std::memory_order_acquire);
         destroy(sh);
       }
-    } else if (before == bit) {  // neither the pool nor another slice is left
-      std::atomic_thread_fence(std::memory_order_acquire);
+    } else if (before == bit) {                         // neither the pool nor another slice is left
+      (void)sh->state.load(std::memory_order_acquire);  // as above
       destroy(sh);
     }
   }
@@ -213,6 +229,7 @@ class BufferPool {
     if (alloc_) {
       if (fallback_.pending() != 0) return;
       alloc_ = false;
+      update_limit();
     }
     if (back_next_ == 0 && region_ == PoolMode::back) return;  // already empty
     // acquire: pairs with the release in `release`; the memory is about to be reused.
@@ -295,6 +312,7 @@ class BufferPool {
 
   PoolMode region_ = PoolMode::back;
   bool alloc_ = false;
+  bool in_fallback_ = false;  // alloc_ and the message being built lives in the fallback
   // Back run: slots [back_first_, back_next_), memory [back_base_, back_end_).
   std::size_t back_first_ = 0, back_next_ = 0, back_base_ = 0, back_end_ = 0;
   // Front run: slots (front_next_, back_first_) handed out downward, memory [0, front_end_)

@@ -8,7 +8,6 @@ namespace ferro {
 namespace {
 
 struct HeapOwner : detail::SliceOwner {};
-constexpr std::size_t kHeader = (sizeof(HeapOwner) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
 
 void free_block(detail::SliceOwner* owner, std::uint32_t) noexcept {
   static_cast<HeapOwner*>(owner)->~HeapOwner();
@@ -34,17 +33,18 @@ SystemBuffer& SystemBuffer::operator=(SystemBuffer&& other) noexcept {
 
 SystemBuffer::~SystemBuffer() { std::free(block_); }
 
-std::span<std::byte> SystemBuffer::get_writable(std::size_t n) noexcept {
+std::span<std::byte> SystemBuffer::grow(std::size_t n) noexcept {
+  if (n == 0) return {};
   if (n > cap_ - len_) {
-    if (n > SIZE_MAX / 2 - kHeader - len_) return {};
+    if (n > SIZE_MAX / 2 - header_bytes - len_) return {};
     std::size_t cap = cap_ < 64 ? 64 : cap_ * 2;  // doubling keeps the copies linear overall
     if (cap < len_ + n) cap = len_ + n;
-    void* grown = std::realloc(block_, kHeader + cap);
+    void* grown = std::realloc(block_, header_bytes + cap);
     if (grown == nullptr) return {};
     block_ = static_cast<std::byte*>(grown);
     cap_ = cap;
   }
-  std::byte* p = block_ + kHeader + len_;
+  std::byte* p = block_ + header_bytes + len_;
   len_ += n;
   return {p, n};
 }
@@ -53,7 +53,7 @@ Slice SystemBuffer::get_data_owned() noexcept {
   if (len_ == 0) return {};
   auto* owner = ::new (block_) HeapOwner;
   owner->release = free_block;
-  Slice s(block_ + kHeader, len_, owner, 0);
+  Slice s(block_ + header_bytes, len_, owner, 0);
   block_ = nullptr;
   len_ = cap_ = 0;
   return s;

@@ -23,11 +23,23 @@ class SystemBuffer {
   ~SystemBuffer();
 
   // Empty when the system refuses memory (and n > 0); the message so far is kept.
-  std::span<std::byte> get_writable(std::size_t n) noexcept;
+  std::span<std::byte> get_writable(std::size_t n) noexcept {
+    if (cap_ != 0 && n <= cap_ - len_) [[likely]] {  // inline: decoders call this per few bytes
+      std::byte* p = block_ + header_bytes + len_;
+      len_ += n;
+      return {p, n};
+    }
+    return grow(n);
+  }
   Slice get_data_owned() noexcept;
   std::size_t pending() const noexcept { return len_; }
 
  private:
+  // Room before the message for the slice's owner record, keeping the bytes max-aligned.
+  static constexpr std::size_t header_bytes = alignof(std::max_align_t);
+  static_assert(sizeof(detail::SliceOwner) <= header_bytes);
+  std::span<std::byte> grow(std::size_t n) noexcept;
+
   std::byte* block_ = nullptr;  // a header (the slice's owner) then the message bytes
   std::size_t len_ = 0;
   std::size_t cap_ = 0;
