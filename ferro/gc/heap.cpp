@@ -398,6 +398,8 @@ Stats Heap::stats() const noexcept {
   Stats s = stats_;
   s.avail = avail();
   s.gap = gap();
+  s.obj_holes = obj_free_bytes_;
+  s.vec_holes = vec_free_bytes_;
   return s;
 }
 

@@ -144,8 +144,9 @@ struct Stats {
     std::size_t count = 0;
     std::size_t bytes = 0;
   };
-  std::size_t avail = 0;  // gap plus holes, bytes
-  std::size_t gap = 0;    // the contiguous free gap alone
+  std::size_t avail = 0;                     // gap plus holes, bytes
+  std::size_t gap = 0;                       // the contiguous free gap alone
+  std::size_t obj_holes = 0, vec_holes = 0;  // free bytes inside each space (compaction empties vec_holes)
   std::uint32_t checks = 0, sweeps = 0, compacts = 0;
   std::uint32_t mark_overflows = 0;  // rescans the bounded mark stack forced
   Count total_objs, curr_objs, max_objs;
