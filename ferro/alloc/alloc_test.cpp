@@ -11,6 +11,7 @@
 
 #include "ferro/alloc/alloc_test_util.hpp"
 #include "ferro/alloc/buddy.hpp"
+#include "ferro/alloc/chunk.hpp"
 #include "ferro/alloc/linked_list.hpp"
 #include "ferro/core/random.hpp"
 
@@ -31,7 +32,7 @@ struct Heap {
 template <class A>
 class AllocatorTest : public ::testing::Test {};
 
-using Allocators = ::testing::Types<BuddyAllocator, LinkedListAllocator>;
+using Allocators = ::testing::Types<BuddyAllocator, LinkedListAllocator, ChunkAllocator<256>, ChunkAllocator<16>>;
 TYPED_TEST_SUITE(AllocatorTest, Allocators);
 
 struct Live {
