@@ -131,7 +131,6 @@ Result<WriteTicket> WritePipe::write(WriteRequest request) {
   // it and the queue carries the data.
   const std::uint64_t epoch = next_epoch_.fetch_add(1, std::memory_order_relaxed) + 1;
   queue_.push(Pending{std::move(request.allocation), request.slot_index, epoch});
-  requests_.fetch_add(1, std::memory_order_relaxed);
   wake_flusher();
   // release: close() acquires the writer count reaching zero and then finds this push linked.
   state_.fetch_sub(kWriter, std::memory_order_release);
@@ -143,7 +142,19 @@ void WritePipe::wake_flusher() noexcept {
   // compare-exchange into sleep or has set the sleeping bit, which this add then sees.
   // acq_rel: release publishes the push (linked above) to a flusher that reads this value;
   // acquire orders the sleeping-bit check after it.
-  if ((signal_.fetch_add(kSignalStep, std::memory_order_acq_rel) & kSleeping) != 0) signal_.notify_one();
+  if ((signal_.fetch_add(kSignalStep, std::memory_order_acq_rel) & kSleeping) == 0) return;
+  // One writer wins the bit and pays for the system call; relaxed: the add above already
+  // changed the word the flusher waits on.
+  if ((signal_.fetch_and(~kSleeping, std::memory_order_relaxed) & kSleeping) != 0) signal_.notify_one();
+}
+
+bool WritePipe::spin_for_work() const noexcept {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  do {
+    if (!queue_.empty() || closing()) return true;
+    std::this_thread::yield();
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 bool WritePipe::closing() const noexcept {
@@ -177,7 +188,7 @@ Status WritePipe::status() const noexcept {
 
 WritePipeStats WritePipe::stats() const noexcept {
   // relaxed: counters for tests and benchmarks, exact once the pipe is closed.
-  return {requests_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
+  return {next_epoch_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
           device_writes_.load(std::memory_order_relaxed), syncs_.load(std::memory_order_relaxed)};
 }
 
@@ -218,6 +229,19 @@ void WritePipe::flusher_loop() {
         FERRO_CHECK(pending.empty(), "write pipe: an accepted epoch never arrived");
         break;
       }
+      if (config_.flush_duration.count() > 0) {
+        // While a sync runs there is no hurry: what is written now waits for the next sync
+        // anyway. Wait for the sync (at most flush_duration) without the sleeping bit, so the
+        // writers arriving meanwhile make no wake-up calls.
+        std::unique_lock lk(stage_mu_);
+        if (sync_running_) {
+          flusher_cv_.wait_for(lk, config_.flush_duration, [&] { return !sync_running_; });
+          continue;
+        }
+      }
+      // Writers that stream keep coming: look again for a short while before sleeping, so that
+      // they seldom pay for a wake-up system call. Bounded, and yielding, on a small machine.
+      if (spin_for_work()) continue;
       // acquire: pairs with wake_flusher(); pushes counted in `seen` are visible to the checks.
       std::uint32_t seen = signal_.load(std::memory_order_acquire);
       if (!queue_.empty() || closing()) continue;

@@ -190,6 +190,7 @@ class WritePipe {
   void write_batch(std::vector<Pending>& batch);
   void wake_flusher() noexcept;
   bool closing() const noexcept;
+  bool spin_for_work() const noexcept;
 
   ChunkDevice& device_;
   const WritePipeConfig config_;
@@ -201,7 +202,6 @@ class WritePipe {
   static constexpr std::uint64_t kClosedBit = 1, kWriter = 2;
   alignas(64) std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uint64_t> next_epoch_{0};
-  std::atomic<std::uint64_t> requests_{0};
 
   // Writer -> flusher wake-ups without a lock: bit 0 says the flusher sleeps (or is about to);
   // the rest counts pushes and closes, so the word changes on each and a sleep cannot miss one.
