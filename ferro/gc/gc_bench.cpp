@@ -211,7 +211,7 @@ void pauses(Recorder& rec, const Config& cfg) {
     }
     const std::size_t live_bytes = used();
     std::vector<double> ferro_ns, boehm_ns;
-    const int reps = cfg.scale(200, 30);
+    const int reps = cfg.scale(1000, 30);
     Rng rng(kib);
     for (int r = 0; r < reps; ++r) {
       while (heap.avail() > mem.size() / 4) {  // garbage up to three quarters full
@@ -392,13 +392,13 @@ int main(int argc, char** argv) {
   Recorder rec(cfg, "gc");
 
   if (cfg.wants("list_churn")) {
-    const int reps = cfg.scale(400, 40);
+    const int reps = cfg.scale(1000, 40);
     std::vector<std::byte> mem(12 * 1024);
     gcf::Stats s;
     const Fields opts = {{"heap_kib", std::int64_t{12}}, {"allocs", std::int64_t{2500}}, {"live_lists", kRing}};
-    // Interleave the subjects so that machine noise hits them alike; keep the best of three.
+    // Interleave the subjects so that machine noise hits them alike; keep each one's best run.
     double f = 0, b = 0, m = 0;
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 0; k < cfg.scale(5, 2); ++k) {
       f = std::max(f, ferro_list_churn(mem, 2500, reps, &s));
       b = std::max(b, c_list_churn<true>(2500, reps));
       m = std::max(m, c_list_churn<false>(2500, reps));
@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
     gcf::Stats s;
     std::vector<double> pause_ns;
     double f = 0, b = 0, m = 0;
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 0; k < cfg.scale(5, 2); ++k) {
       f = std::max(f, ferro_mixed_churn(mem, ops, &s, nullptr));
       b = std::max(b, c_mixed_churn<true>(ops));
       m = std::max(m, c_mixed_churn<false>(ops));

@@ -36,6 +36,12 @@ class Obj {
   Obj(const Obj&) = delete;
   Obj& operator=(const Obj&) = delete;
   virtual ~Obj() = default;
+  // Only the heap creates and destroys objects. Declaring these keeps the virtual destructor's
+  // deleting variant from reaching for the global operator delete (there is no heap to give
+  // back to on a microcontroller); `delete obj` compiles but panics.
+  static void* operator new(std::size_t) = delete;
+  static void* operator new(std::size_t, void* where) noexcept { return where; }
+  static void operator delete(void*) noexcept { ferro::panic("gc::Obj: objects are not deleted", __FILE__, __LINE__); }
 
   // Calls heap.mark(x) for every object x this one references. It must not mark recursively
   // itself: the heap keeps its own bounded stack.
@@ -101,6 +107,13 @@ class RootNode {
   virtual ~RootNode();
   virtual void mark(Heap& heap) const = 0;
   Heap& heap() const noexcept { return *heap_; }
+  // Roots live on the stack, in static storage or in containers that build in place; as with
+  // Obj, these keep the global operator delete out of a freestanding build.
+  static void* operator new(std::size_t) = delete;
+  static void* operator new(std::size_t, void* where) noexcept { return where; }
+  static void operator delete(void*) noexcept {
+    ferro::panic("gc::RootNode: roots are not deleted", __FILE__, __LINE__);
+  }
 
  private:
   friend class Heap;

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -158,11 +158,11 @@ TEST_F(HeapTest, ObjectAllocationUsesSizeClassesNotAWalk) {
   Heap heap(mem);
   Root<Node> top(heap, heap.make<Node>());
   // Interleave small live objects with dead 64-byte ones, then ask for both sizes.
-  std::vector<std::unique_ptr<Root<Node>>> live;
+  std::deque<Root<Node>> live;
   std::vector<void*> dead;
   for (int i = 0; i < 50; ++i) {
     dead.push_back(heap.make<Sized<40>>());
-    live.push_back(std::make_unique<Root<Node>>(heap, heap.make<Node>()));
+    live.emplace_back(heap, heap.make<Node>());
   }
   heap.collect();
   EXPECT_EQ(g_destroyed, 50);

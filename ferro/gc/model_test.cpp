@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
+#include <deque>
 #include <vector>
 
 #include "ferro/core/random.hpp"
@@ -56,7 +56,7 @@ struct Model {
   };
   static constexpr std::size_t kNone = ~std::size_t{0};
   std::vector<M> nodes;
-  std::vector<std::unique_ptr<Root<TNode>>> roots;
+  std::deque<Root<TNode>> roots;  // built in place: roots never move
   std::vector<std::size_t> root_ids;
 
   std::vector<bool> reachable() const {
@@ -87,7 +87,7 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
   const std::size_t gap0 = heap.gap();
   Model m;
   for (int i = 0; i < 6; ++i) {
-    m.roots.push_back(std::make_unique<Root<TNode>>(heap));
+    m.roots.emplace_back(heap);
     m.root_ids.push_back(Model::kNone);
   }
   std::uint32_t sweeps_seen = 0;
@@ -152,7 +152,7 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
       const std::size_t parent = rng.chance(1, 2) ? Model::kNone : pick_reachable(r2);
       if (parent == Model::kNone) {
         const auto slot = rng.below(m.roots.size());
-        *m.roots[slot] = p;
+        m.roots[slot] = p;
         m.root_ids[slot] = id;
       } else if (m.nodes[parent].p->add_kid(p)) {
         m.nodes[parent].kids.push_back(id);
@@ -167,7 +167,7 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
     } else if (op < 72) {  // drop or move a root
       const auto slot = rng.below(m.roots.size());
       const auto b = rng.chance(1, 2) ? Model::kNone : pick_reachable(r);
-      *m.roots[slot] = b == Model::kNone ? nullptr : m.nodes[b].p;
+      m.roots[slot] = b == Model::kNone ? nullptr : m.nodes[b].p;
       m.root_ids[slot] = b;
     } else if (op < 90) {  // resize a payload
       const auto a = pick_reachable(r);
@@ -196,7 +196,7 @@ void run_model(std::uint64_t seed, std::size_t heap_bytes, std::size_t steps, St
     if (!s) return;
   }
   for (std::size_t i = 0; i < m.roots.size(); ++i) {
-    *m.roots[i] = nullptr;
+    m.roots[i] = nullptr;
     m.root_ids[i] = Model::kNone;
   }
   heap.collect();
