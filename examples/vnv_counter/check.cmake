@@ -1,0 +1,8 @@
+file(REMOVE ${IMG})
+foreach(expected 1 2 3)
+  execute_process(COMMAND ${EXE} ${IMG} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "counter after: ${expected} ")
+    message(FATAL_ERROR "run ${expected}: rc=${rc} output:\n${out}")
+  endif()
+endforeach()
+file(REMOVE ${IMG})
