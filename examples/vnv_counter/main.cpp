@@ -18,7 +18,7 @@ struct Counter {
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "vnv_counter.img";
-  auto file = FileStorage::open(path, 4096);
+  auto file = FileStorage::open(path, 16 * 1024);
   if (!file) {
     std::fprintf(stderr, "cannot open %s: %s\n", path, file.error().message);
     return 1;
