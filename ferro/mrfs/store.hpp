@@ -145,7 +145,7 @@ class Store {
     return file_at(s->offset);
   }
 
-  // Calls fn(File) for every live file, in flash order.
+  // Calls fn(File) for every live file, in index order.
   template <class Fn>
   void for_each(Fn&& fn) const {
     for (std::size_t i = 0; i < index_.count; ++i) {
@@ -227,6 +227,14 @@ class Store {
   Status compact() noexcept {
     FERRO_TRY(usable());
     ++counters_.compactions;
+    const Status done = slide_down();
+    // Stopped early for want of room: the flash is consistent; make the index exact again.
+    if (!done && failed_.code == Errc::ok) FERRO_TRY(scan(*flash_, index_, nullptr));
+    return done;
+  }
+
+ private:
+  Status slide_down() noexcept {
     FERRO_TRY(erase_dead_segments());
     const std::uint64_t seg = flash_->segment_size();
     // Moving packed files only to even out wear needs spare room; without it, compact plainly.
@@ -272,7 +280,6 @@ class Store {
     return scan(*flash_, index_, nullptr);
   }
 
- private:
   struct Slot {
     std::uint64_t offset = 0;
     std::uint32_t seq = 0;
@@ -515,12 +522,25 @@ class Store {
     return ok();
   }
 
+  // Erases a segment that holds no live entry. Only dead tombstones can be indexed there: their
+  // slots go. Older-version counts of names with dead entries in it are left high until the
+  // rescan that ends every compaction; high counts only keep tombstones a little longer.
   Status erase(std::uint32_t segment) noexcept {
     if (auto s = flash_->erase(segment); !s) {
       failed_ = s.error();
       return s;
     }
     ++counters_.erases;
+    const std::uint64_t lo = std::uint64_t{segment} * flash_->segment_size(), hi = lo + flash_->segment_size();
+    for (std::size_t i = 0; i < index_.count;) {
+      const Slot& s = index_.slots[i];
+      if (s.offset < hi && s.offset + s.span > lo) {
+        FERRO_DEBUG_CHECK(!live(s), "mrfs erased a live entry");
+        index_.slots[i] = index_.slots[--index_.count];
+      } else {
+        ++i;
+      }
+    }
     return ok();
   }
 
@@ -580,14 +600,12 @@ class Store {
   // torn writes, a half-erased segment. Cheap room, and the top of the flash becomes usable.
   Status erase_dead_segments() noexcept {
     const std::uint64_t seg = flash_->segment_size();
-    bool erased_any = false;
     for (std::uint32_t s = 0; s < flash_->segment_count(); ++s) {
       if (live_overlapping(s * seg, (s + 1) * seg) == nullptr && !is_erased(*flash_, s * seg, seg)) {
         FERRO_TRY(erase(s));
-        erased_any = true;
       }
     }
-    return erased_any ? scan(*flash_, index_, nullptr) : ok();
+    return ok();
   }
 
   // Copies every live entry touching `segment` elsewhere (down into the window when it fits,
@@ -607,7 +625,6 @@ class Store {
       FERRO_TRY(move(*e, *dst));
     }
     FERRO_TRY(erase(segment));
-    FERRO_TRY(scan(*flash_, index_, nullptr));
     if (wend > p) {
       wend = hi;
     } else {
