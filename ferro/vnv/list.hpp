@@ -55,7 +55,7 @@ class List {
   }
 
   Status push_front(const T& value) noexcept {
-    ObjectId old;
+    ObjectId old = kNoObject;
     {
       FERRO_TRY_ASSIGN(auto h, head_.get());
       old = h->head;
@@ -71,7 +71,7 @@ class List {
 
   Status push_back(const T& value) noexcept {
     FERRO_TRY_ASSIGN(Object<Node> node, heap_->template allocate<Node>(Node{value, kNoObject}));
-    ObjectId tail;
+    ObjectId tail = kNoObject;
     {
       FERRO_TRY_ASSIGN(auto h, head_.get());
       tail = h->tail;
@@ -91,15 +91,15 @@ class List {
   }
 
   Result<T> pop_front() noexcept {
-    ObjectId first;
+    ObjectId first = kNoObject;
     {
       FERRO_TRY_ASSIGN(auto h, head_.get());
       first = h->head;
     }
     if (first == kNoObject) return make_error(Errc::not_found, "list is empty");
     FERRO_TRY_ASSIGN(Object<Node> node, heap_->template adopt<Node>(first));
-    T value;
-    ObjectId next;
+    T value{};
+    ObjectId next = kNoObject;
     if (auto s = copy_out(node, value, next); !s) {
       node.release();
       return s.error();
