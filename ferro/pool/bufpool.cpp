@@ -35,12 +35,14 @@ struct BufPoolState {
   bool panic_on_live = false;
 
   std::size_t created = 0;
-  std::size_t free_count = 0;
   std::size_t in_use = 0;
   std::size_t live_allocations = 0;
   std::size_t waiter_count = 0;
   bool pool_alive = true;
-  std::byte* free_head = nullptr;  // each free buffer's first bytes hold the next one's address
+  // The free buffers, most recently freed on top. A side stack rather than links inside the
+  // buffers: freeing or taking 1024 buffers then touches 8 KiB of pointers, not 1024 pages.
+  // Its capacity grows with `created`, so pushing never allocates.
+  std::vector<std::byte*> free_list;
   std::vector<void*> slabs;
   BufWaiter* head = nullptr;
   BufWaiter* tail = nullptr;
@@ -49,47 +51,40 @@ struct BufPoolState {
     for (void* slab : slabs) ::operator delete (slab, std::align_val_t{align});
   }
 
-  std::size_t available() const { return free_count + (max_buffers - created); }
-
-  static std::byte* next_of(std::byte* buf) {
-    std::byte* next;
-    std::memcpy(&next, buf, sizeof next);  // buffers need not be pointer-aligned
-    return next;
-  }
-  void push_free(std::byte* buf) {
-    std::memcpy(buf, &free_head, sizeof free_head);
-    free_head = buf;
-    ++free_count;
-  }
+  std::size_t available() const { return free_list.size() + (max_buffers - created); }
 
   // Obtains at least `want` more buffers from the system, rounded up to a slab.
   bool grow(std::size_t want) {
     const std::size_t count = std::min(std::max(want, slab_buffers), max_buffers - created);
     void* slab = ::operator new (count* buffer_size, std::align_val_t{align}, std::nothrow);
     if (slab == nullptr) return false;
-    slabs.push_back(slab);
+    try {
+      free_list.reserve(created + count);
+      slabs.push_back(slab);
+    } catch (const std::bad_alloc&) {
+      ::operator delete (slab, std::align_val_t{align});
+      return false;
+    }
     auto* base = static_cast<std::byte*>(slab);
-    // Pushed in reverse so the free list hands them out in address order.
-    for (std::size_t i = count; i-- > 0;) push_free(base + i * buffer_size);
+    // Pushed in reverse so the stack hands them out in address order.
+    for (std::size_t i = count; i-- > 0;) free_list.push_back(base + i * buffer_size);
     created += count;
     return true;
   }
 
   // Pops n buffers into out; the caller checked n <= available().
   bool take(std::size_t n, std::byte** out) {
-    if (free_count < n && !grow(n - free_count)) return false;
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] = free_head;
-      free_head = next_of(free_head);
-    }
-    free_count -= n;
+    if (free_list.size() < n && !grow(n - free_list.size())) return false;
+    const std::size_t rest = free_list.size() - n;
+    std::reverse_copy(free_list.begin() + static_cast<std::ptrdiff_t>(rest), free_list.end(), out);
+    free_list.resize(rest);
     in_use += n;
     ++live_allocations;
     return true;
   }
 
   void give_back(std::byte* const* bufs, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) push_free(bufs[i]);
+    free_list.insert(free_list.end(), bufs, bufs + n);
     in_use -= n;
     --live_allocations;
   }
@@ -215,7 +210,7 @@ std::size_t BufPool::max_buffers() const noexcept { return state_->max_buffers; 
 BufPoolStats BufPool::stats() const {
   auto& s = *state_;
   std::lock_guard lock(s.mu);
-  return {s.buffer_size, s.max_buffers, s.created, s.in_use, s.free_count, s.waiter_count, s.live_allocations};
+  return {s.buffer_size, s.max_buffers, s.created, s.in_use, s.free_list.size(), s.waiter_count, s.live_allocations};
 }
 
 Result<BufPoolAllocation> BufPool::allocate(std::size_t n) { return acquire(n, Wait::forever, {}); }
