@@ -13,6 +13,7 @@
 #include "ferro/alloc/buddy.hpp"
 #include "ferro/alloc/chunk.hpp"
 #include "ferro/alloc/linked_list.hpp"
+#include "ferro/alloc/tlsf.hpp"
 #include "ferro/core/random.hpp"
 
 namespace ferro {
@@ -32,7 +33,8 @@ struct Heap {
 template <class A>
 class AllocatorTest : public ::testing::Test {};
 
-using Allocators = ::testing::Types<BuddyAllocator, LinkedListAllocator, ChunkAllocator<256>, ChunkAllocator<16>>;
+using Allocators =
+    ::testing::Types<BuddyAllocator, LinkedListAllocator, ChunkAllocator<256>, ChunkAllocator<16>, TlsfAllocator>;
 TYPED_TEST_SUITE(AllocatorTest, Allocators);
 
 struct Live {
