@@ -174,10 +174,13 @@ void Heap::uncount_obj(std::size_t bytes) noexcept {
 }
 
 void* Heap::allocate_object(std::size_t bytes) noexcept {
+  // The sweep is rebuilding the free lists and walking object space; a destructor must not
+  // allocate (it may free).
+  FERRO_CHECK(!sweeping_, "gc: object allocated during a sweep (from a destructor?)");
   if (bytes > capacity()) return nullptr;
   std::size_t granules = align_up(bytes, kGranule) / kGranule + 1;
   if (granules < kMinBlockGranules) granules = kMinBlockGranules;
-  const bool may_collect = opts_.auto_collect && !sweeping_;
+  const bool may_collect = opts_.auto_collect;
   if (may_collect && should_collect()) collect();
   Block* b = take_block(granules);
   if (b == nullptr && may_collect) {

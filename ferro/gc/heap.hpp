@@ -255,7 +255,7 @@ class Heap {
   bool vec_grow_in_place(Vec& v, std::size_t bytes) noexcept;
   Status vec_resize(Vec& v, std::size_t bytes) noexcept;
   void vec_hole(VecBlock* b, std::size_t bytes) noexcept;
-  void count_vec(std::size_t blocks, std::size_t bytes) noexcept;
+  void count_vec(int blocks, std::ptrdiff_t bytes) noexcept;
   Status check_vectors() const noexcept;
 
   std::byte* base_;

@@ -49,7 +49,7 @@ Status Vec::resize(std::size_t bytes) noexcept {
 void Vec::release() noexcept {
   if (data_ != nullptr && !rom_ && heap_ != nullptr) {
     auto* b = Heap::VecBlock::of(data_);
-    heap_->count_vec(std::size_t(-1), std::size_t(0) - b->size);  // one block fewer
+    heap_->count_vec(-1, -static_cast<std::ptrdiff_t>(b->size));
     heap_->vec_free(b);
   }
   data_ = nullptr;
@@ -59,16 +59,14 @@ void Vec::release() noexcept {
 
 // ---- vector space ----------------------------------------------------------------------------
 
-// `blocks` and `bytes` are added modulo 2^N, so a release passes their negatives.
-void Heap::count_vec(std::size_t blocks, std::size_t bytes) noexcept {
+// `blocks` is +1 for a new vector, -1 for a released one, 0 for a resize; `bytes` is the change
+// in block bytes. Totals count what was ever handed out, so they only grow.
+void Heap::count_vec(int blocks, std::ptrdiff_t bytes) noexcept {
   auto& s = stats_;
-  const bool shrinking = static_cast<std::ptrdiff_t>(bytes) < 0;
-  if (blocks == 1) {
-    ++s.total_vecs.count;
-  }
-  if (!shrinking) s.total_vecs.bytes += bytes;
-  s.curr_vecs.count += blocks;
-  s.curr_vecs.bytes += bytes;
+  if (blocks > 0) ++s.total_vecs.count;
+  if (bytes > 0) s.total_vecs.bytes += static_cast<std::size_t>(bytes);
+  s.curr_vecs.count = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.curr_vecs.count) + blocks);
+  s.curr_vecs.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.curr_vecs.bytes) + bytes);
   if (s.curr_vecs.count > s.max_vecs.count) s.max_vecs.count = s.curr_vecs.count;
   if (s.curr_vecs.bytes > s.max_vecs.bytes) s.max_vecs.bytes = s.curr_vecs.bytes;
 }
@@ -131,7 +129,7 @@ bool Heap::vec_grow_in_place(Vec& v, std::size_t bytes) noexcept {
   vec_top_ += diff;
   b->size += diff;
   v.cap_ = bytes;
-  count_vec(0, diff);
+  count_vec(0, static_cast<std::ptrdiff_t>(diff));
   return true;
 }
 
@@ -154,7 +152,7 @@ Status Heap::vec_resize(Vec& v, std::size_t bytes) noexcept {
     std::memset(b->payload(), 0, want);
     v.data_ = b->payload();
     v.cap_ = want;
-    count_vec(1, b->size);
+    count_vec(1, static_cast<std::ptrdiff_t>(b->size));
     return ok();
   }
 
@@ -173,7 +171,7 @@ Status Heap::vec_resize(Vec& v, std::size_t bytes) noexcept {
     }
     b->size -= diff;
     v.cap_ = want;
-    count_vec(0, std::size_t(0) - diff);
+    count_vec(0, -static_cast<std::ptrdiff_t>(diff));
     return ok();
   }
 
@@ -192,7 +190,7 @@ Status Heap::vec_resize(Vec& v, std::size_t bytes) noexcept {
   vec_free(b);
   v.data_ = nb->payload();
   v.cap_ = want;
-  count_vec(0, nb->size - old_size);
+  count_vec(0, static_cast<std::ptrdiff_t>(nb->size) - static_cast<std::ptrdiff_t>(old_size));
   return ok();
 }
 
