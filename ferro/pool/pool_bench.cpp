@@ -352,7 +352,7 @@ void bufpool(Recorder& rec, const Config& cfg) {
       // malloc/free of 1024 pages costs tens of ms here (the heap top is trimmed and refaulted
       // every round), so that case gets few iterations.
       const int iterations = n >= 1024
-                                 ? cfg.scale(200, 30)
+                                 ? cfg.scale(500, 50)
                                  : static_cast<int>(cfg.scale<std::size_t>(2'000'000 / (n + 9), 200'000 / (n + 9)));
       const Fields opts = {{"n", static_cast<std::int64_t>(n)},
                            {"threads", static_cast<std::int64_t>(threads)},
@@ -361,11 +361,15 @@ void bufpool(Recorder& rec, const Config& cfg) {
         std::vector<Latencies> lat(static_cast<std::size_t>(threads));
         std::vector<double> secs(static_cast<std::size_t>(threads));
         std::vector<std::thread> ts;
+        std::atomic<int> ready{0};
         for (int t = 0; t < threads; ++t)
           ts.emplace_back([&, t] {
             auto worker = make_worker();
             worker(iterations / 10, nullptr);  // warm: the pool's slabs, malloc's arenas
             worker(iterations, &lat[static_cast<std::size_t>(t)]);
+            // Start the throughput loops together, so two threads really contend.
+            ready.fetch_add(1, std::memory_order_acq_rel);
+            while (ready.load(std::memory_order_acquire) < threads) std::this_thread::yield();
             Stopwatch sw;
             worker(iterations, nullptr);
             secs[static_cast<std::size_t>(t)] = sw.seconds();
