@@ -92,6 +92,12 @@ class Store {
   // compaction even when its files already sit packed, so static files do not pin fresh cells.
   static constexpr std::uint32_t kWearSlack = 4;
 
+  // One store per flash: a copy would keep a second index that goes stale at the first write.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) noexcept = default;
+  Store& operator=(Store&&) noexcept = default;
+
   // Erases every segment that is not erased already: an empty store.
   static Status format(Flash& flash) noexcept {
     FERRO_TRY(check_geometry(flash));

@@ -288,5 +288,43 @@ TEST(MrfsStore, ShadowModel) {
   }
 }
 
+// Devices that program in units of 4, 16 or 32 bytes: entries are padded to the unit, and the
+// shadow model and a power cut still hold.
+template <std::uint32_t Unit>
+void program_unit_round_trip() {
+  StaticFlash<512, 6, Unit> f;
+  auto s = mount_ok(f);
+  Rng rng(Unit);
+  std::map<std::string, std::string> model;
+  for (int step = 0; step < 400; ++step) {
+    const std::string name = "u" + std::to_string(rng.below(5));
+    const std::string data(rng.below(150), static_cast<char>(rng()));
+    ASSERT_TRUE(s.put(name, bytes(data), step)) << "unit " << Unit << " step " << step;
+    model[name] = data;
+  }
+  ASSERT_TRUE(s.check());
+  f.set_plan(FlashFaultPlan{.cut_at_op = 3, .seed = Unit});
+  for (int step = 0; step < 50; ++step) {
+    if (!s.put("u0", bytes(std::string(100, 'z')), 0)) break;
+    model["u0"] = std::string(100, 'z');
+  }
+  f.power_on();
+  f.set_plan({});
+  auto again = mount_ok(f);
+  ASSERT_TRUE(again.check());
+  for (auto& [n, d] : model) {
+    if (n != "u0") {
+      ASSERT_EQ(text(again.find(n)->data()), d) << "unit " << Unit;
+    }
+  }
+  ASSERT_TRUE(again.find("u0"));
+}
+
+TEST(MrfsStore, ProgramUnitsUpTo32Bytes) {
+  program_unit_round_trip<4>();
+  program_unit_round_trip<16>();
+  program_unit_round_trip<32>();
+}
+
 }  // namespace
 }  // namespace ferro::mrfs
