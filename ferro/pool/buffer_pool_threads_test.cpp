@@ -97,6 +97,10 @@ void run_stress(std::uint64_t seed, std::size_t capacity, int messages) {
 }
 
 TEST(BufferPoolThreads, CrossThreadReleaseEightSlots) { run_stress<8>(1, 2048, 4000); }
+TEST(BufferPoolThreads, CrossThreadReleaseRandomCapacities) {
+  Rng rng(99);
+  for (std::uint64_t seed = 10; seed < 14; ++seed) run_stress<8>(seed, rng.between(16, 8192), 800);
+}
 TEST(BufferPoolThreads, CrossThreadReleaseTwoSlots) { run_stress<2>(2, 512, 3000); }
 TEST(BufferPoolThreads, CrossThreadReleaseSixtyFourSlots) { run_stress<64>(3, 8192, 3000); }
 

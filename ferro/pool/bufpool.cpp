@@ -204,10 +204,11 @@ BufPool::~BufPool() {
   if (last) delete s;
 }
 
-std::size_t BufPool::buffer_size() const noexcept { return state_->buffer_size; }
-std::size_t BufPool::max_buffers() const noexcept { return state_->max_buffers; }
+std::size_t BufPool::buffer_size() const noexcept { return state_ ? state_->buffer_size : 0; }
+std::size_t BufPool::max_buffers() const noexcept { return state_ ? state_->max_buffers : 0; }
 
 BufPoolStats BufPool::stats() const {
+  FERRO_CHECK(state_ != nullptr, "BufPool used after it was moved from");
   auto& s = *state_;
   std::lock_guard lock(s.mu);
   return {s.buffer_size, s.max_buffers, s.created, s.in_use, s.free_list.size(), s.waiter_count, s.live_allocations};
