@@ -370,5 +370,16 @@ TEST(FrameDecoder, RejectsAnOversizedLengthAndRecovers) {
   EXPECT_EQ((*f)->msg_type, 9);
 }
 
+TEST(FrameDecoder, ReportsAFullBufferInsteadOfReadingStaleBytes) {
+  alignas(64) static std::byte region[BufferPool<2, NoFallback>::overhead + 64];
+  BufferPool<2, NoFallback> pool(region);
+  FrameDecoder dec(pool);
+  encode_frame_header(dec.writable().first<6>(), 0, 1, 100);  // 100 bytes will not fit in 64
+  ASSERT_TRUE(dec.filled());
+  EXPECT_TRUE(dec.writable().empty());
+  EXPECT_EQ(dec.filled().code(), Errc::no_space);
+  EXPECT_EQ(dec.filled().code(), Errc::no_space);  // still nothing read
+}
+
 }  // namespace
 }  // namespace ferro

@@ -60,13 +60,17 @@ class FrameDecoder {
   // buffer has no memory left.
   std::span<std::byte> writable() noexcept {
     std::span<std::byte> w = buffer_.get_writable(missing());
-    if (w.size() == missing()) last_ = w;
+    ready_ = w.size() == missing();
+    if (ready_) last_ = w;
     return w;
   }
 
-  // Returns a frame once its payload is complete, nothing while one is still being read, or
-  // `corrupt` for a header announcing more than max_payload (that message is discarded).
+  // Returns a frame once its payload is complete, nothing while one is still being read,
+  // `corrupt` for a header announcing more than max_payload (that message is discarded), or
+  // `no_space` when the last writable() could not give the room (nothing was read; retry later).
   Result<std::optional<Frame>> filled() noexcept {
+    if (!ready_) return make_error(Errc::no_space, "the buffer had no room for the missing bytes");
+    ready_ = false;
     if (in_header_) {
       const std::span<std::byte> h = last_;
       extension_type_ =
@@ -95,6 +99,7 @@ class FrameDecoder {
   std::uint8_t msg_type_ = 0;
   std::uint32_t payload_len_ = 0;
   std::span<std::byte> last_;
+  bool ready_ = false;  // the last writable() gave all the missing bytes
 };
 
 }  // namespace ferro
