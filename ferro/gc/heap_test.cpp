@@ -173,6 +173,44 @@ TEST_F(HeapTest, ObjectAllocationUsesSizeClassesNotAWalk) {
   live.clear();
 }
 
+TEST_F(HeapTest, LargeBlocksUseBinsFirstFitAndSplit) {
+  Heap heap(mem);
+  Root<Node> top(heap, heap.make<Node>());
+  // Sizes from 1 KiB up land in power-of-two bins; free some between live ones.
+  std::vector<void*> blocks;
+  for (std::size_t n : {1200u, 3000u, 1500u, 5000u, 2100u, 1100u}) blocks.push_back(heap.malloc(n));
+  Root<Node> bottom(heap, heap.make<Node>());
+  heap.free(blocks[1]);  // 3000: bin [2048, 4096)
+  heap.free(blocks[3]);  // 5000: bin [4096, 8192)
+  ASSERT_TRUE(heap.check());
+  const std::size_t gap = heap.gap();
+  void* a = heap.malloc(2900);  // first fit inside its own bin
+  EXPECT_EQ(a, blocks[1]);
+  void* b = heap.malloc(2500);  // its bin is empty now: taken from the next bin, and split
+  EXPECT_EQ(b, blocks[3]);
+  void* c = heap.malloc(2000);  // the rest of the split block
+  EXPECT_GT(static_cast<std::byte*>(c), static_cast<std::byte*>(b));
+  EXPECT_LT(static_cast<std::byte*>(c), static_cast<std::byte*>(b) + 5000);
+  EXPECT_EQ(heap.gap(), gap);  // none of it came from the gap
+  EXPECT_TRUE(heap.check());
+  for (void* p : {a, b, c, blocks[0], blocks[2], blocks[4], blocks[5]}) heap.free(p);
+  heap.collect();
+  EXPECT_TRUE(heap.check());
+}
+
+TEST_F(HeapTest, UnalignedRegionIsTrimmedToGranules) {
+  Heap heap(std::span<std::byte>(mem).subspan(3, 5000));
+  EXPECT_LE(heap.capacity(), 5000u - 3);
+  EXPECT_EQ(heap.capacity() % kGranule, 0u);
+  Vec v(heap);
+  ASSERT_TRUE(v.resize(100));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(v.data()) % kGranule, 0u);
+  Node* n = heap.make<Node>();
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(n) % kGranule, 0u);
+  EXPECT_TRUE(heap.check());
+}
+
 TEST_F(HeapTest, VectorCapacityRoundsToGranules) {
   Heap heap(mem);
   Vec v(heap);

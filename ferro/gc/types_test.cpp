@@ -165,6 +165,21 @@ TEST_F(TypesTest, FunctionsTakeArgVecs) {
   EXPECT_STREQ(f->name(), "sum");
 }
 
+Value forty_two(ArgVec const&) { return Value::integer(42); }
+
+TEST_F(TypesTest, StaticObjectsOutsideTheHeapAreLeftAlone) {
+  static Function builtin(forty_two, "forty_two");  // in .data, as a firmware's built-ins are
+  Root<List> list(heap, heap.make<List>(heap));
+  ASSERT_TRUE(list->append(&builtin));
+  ASSERT_TRUE(list->append(Str::make(heap, "heap string")));
+  heap.collect();
+  heap.collect();
+  EXPECT_EQ(static_cast<Function*>(list->get(0).as_obj())->name(), std::string_view("forty_two"));
+  EXPECT_EQ(builtin(ArgVec(std::span<const Value>())).as_int(), 42);
+  EXPECT_EQ(heap.stats().curr_objs.count, 2u);
+  EXPECT_TRUE(heap.check());
+}
+
 TEST_F(TypesTest, APythonLikeTreeIsReclaimedWhenDropped) {
   const std::size_t gap0 = heap.gap();
   {
