@@ -343,6 +343,42 @@ TEST(WritePipe, TwoWritesToOneSlotInABatchLandInSubmissionOrder) {
   EXPECT_EQ((*pipe)->stats().device_writes, 3u);
 }
 
+TEST(WritePipe, WritersNeverWaitOnARunningSyncAndFlushDurationBoundsTheGathering) {
+  RecordingDevice dev;
+  auto pool = make_pool();
+  WritePipeConfig cfg;
+  cfg.flush_duration = 20ms;
+  auto pipe = WritePipe::open(dev, cfg);
+  ASSERT_TRUE(pipe);
+  dev.hold();
+  ASSERT_TRUE((*pipe)->write({filled(pool, 1, 0x01), 0}));
+  dev.wait_for_syncs(1);  // a sync is running and will not end until released
+  // Writers keep going: none of them waits for the sync.
+  std::vector<WriteTicket> tickets;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    auto t = (*pipe)->write({filled(pool, 1, 0x02), 1 + i % 100});
+    ASSERT_TRUE(t);
+    tickets.push_back(std::move(*t));
+  }
+  // The gathered batch is written within about flush_duration although the sync still runs.
+  for (int i = 0; i < 400 && dev.calls().size() < 2; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_GE(dev.calls().size(), 2u);
+  EXPECT_FALSE(tickets.back().ready());  // written, but not durable: the sync has not returned
+  dev.release();
+  EXPECT_EQ(*tickets.back().wait(), 301u);
+  ASSERT_TRUE((*pipe)->close());
+}
+
+TEST(WritePipe, WritesReachChunksAddedByGrow) {
+  Fixture fx("grow");
+  EXPECT_EQ(fx.pipe->write({filled(fx.pool, 1, 5), kChunks}).code(), Errc::out_of_range);
+  ASSERT_TRUE(fx.file->grow(8));
+  auto t = fx.pipe->write({filled(fx.pool, 2, 5), kChunks + 6});
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->wait());
+  expect_chunks(*fx.file, kChunks + 6, 2, 5);
+}
+
 TEST(WritePipe, SameSlotRewrittenManyTimesEndsWithTheLastWrite) {
   Fixture fx("same_slot");
   for (int round = 0; round < 20; ++round) {
