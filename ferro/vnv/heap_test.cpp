@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ferro/alloc/chunk.hpp"
+#include "ferro/alloc/tlsf.hpp"
 #include "ferro/core/random.hpp"
 #include "ferro/storage/sliced_storage.hpp"
 #include "ferro/vnv/vnv_test_util.hpp"
@@ -48,6 +50,9 @@ TEST(VnvHeap, AllocateMutatePersistReopen) {
   VNV_ASSERT_OK(again.open());
   auto c = again.root<Counter>("counter");
   ASSERT_TRUE(c);
+  EXPECT_TRUE(c->is_resident());  // the resident set came back (same buffer size, BuddyAllocator)
+  EXPECT_FALSE(c->is_dirty());
+  EXPECT_EQ(again.stats().loads, 0u);
   auto r = c->get();
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)->value, 42u);
@@ -378,6 +383,20 @@ TEST(VnvHeapSystem, RandomWorkloadClockBitmapLinkedListSliced) {
   using H = Heap<LinkedListAllocator, NonResidentBitmapAllocator<32, 4096>, ClockObjectManager,
                  SlicedStorage<4, MemoryStorage>>;
   random_workload<H>(sliced, 64 * sizeof(detail::Entry) + 1536, 2, 100000, {.max_dirty_bytes = 256});
+}
+
+// The heap works over every RAM allocator of the alloc layer.
+TEST(VnvHeapSystem, RandomWorkloadTlsfAndChunkAllocators) {
+  {
+    Fram fram(128 * 1024);
+    using H = Heap<TlsfAllocator, NonResidentBuddyAllocator<16, 8192>, ClockObjectManager, MemoryStorage>;
+    random_workload<H>(fram.storage, 64 * sizeof(detail::Entry) + 2048, 4, 40000, {.max_dirty_bytes = 512});
+  }
+  {
+    Fram fram(128 * 1024);
+    using H = Heap<ChunkAllocator<32>, NonResidentBitmapAllocator<16, 8192>, DefaultObjectManager, MemoryStorage>;
+    random_workload<H>(fram.storage, 64 * sizeof(detail::Entry) + 3072, 5, 40000, {.max_dirty_bytes = 512});
+  }
 }
 
 TEST(VnvHeapSystem, RandomWorkloadMillionOps) {
