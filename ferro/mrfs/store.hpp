@@ -488,7 +488,10 @@ class Store {
     const auto span = entry_span(data.size());
     if (!span || *span > flash_->size()) return make_error(Errc::no_space, "file is larger than the store");
     if (index_.find(*flash_, name) == nullptr && index_.count == MaxNames) {
-      return make_error(Errc::no_space, "too many file names");
+      // A removed name holds its slot until compaction drops its tombstone: the first pass
+      // erases what it buries, the second drops it.
+      for (int pass = 0; pass < 2 && index_.count == MaxNames; ++pass) FERRO_TRY(compact());
+      if (index_.count == MaxNames) return make_error(Errc::no_space, "too many file names");
     }
     // The new entry is written before the old one dies, so it needs room beside everything live;
     // a put also leaves room for one tombstone, so that a full store can always remove a file.

@@ -198,6 +198,13 @@ TEST(MrfsStore, TooManyNames) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.put("n" + std::to_string(i), bytes("x"), 0));
   EXPECT_EQ(s.put("n4", bytes("x"), 0).code(), Errc::no_space);
   EXPECT_TRUE(s.put("n0", bytes("y"), 0));
+  // Removed names free their slots once compaction has dropped their tombstones.
+  ASSERT_TRUE(s.remove("n1"));
+  ASSERT_TRUE(s.remove("n2"));
+  EXPECT_TRUE(s.put("n5", bytes("x"), 0));
+  EXPECT_TRUE(s.put("n6", bytes("x"), 0));
+  EXPECT_EQ(s.put("n7", bytes("x"), 0).code(), Errc::no_space);
+  EXPECT_TRUE(s.check());
 }
 
 TEST(MrfsStore, CompactionPacksLowAndKeepsEverything) {
