@@ -67,16 +67,16 @@ class Vec {
     Vec v;
     v.data_ = const_cast<std::byte*>(bytes.data());
     v.cap_ = bytes.size();
-    v.rom_ = true;
     return v;
   }
 
-  bool is_rom() const noexcept { return rom_; }
-  bool resizable() const noexcept { return heap_ != nullptr && !rom_; }
+  // ROM bytes are the ones a Vec holds without a heap.
+  bool is_rom() const noexcept { return heap_ == nullptr && data_ != nullptr; }
+  bool resizable() const noexcept { return heap_ != nullptr; }
   std::size_t capacity() const noexcept { return cap_; }
   const std::byte* data() const noexcept { return data_; }
   std::byte* data() noexcept {
-    FERRO_DEBUG_CHECK(!rom_, "Vec: writing through a ROM vector");
+    FERRO_DEBUG_CHECK(!is_rom(), "Vec: writing through a ROM vector");
     return data_;
   }
   std::span<const std::byte> bytes() const noexcept { return {data_, cap_}; }
@@ -94,7 +94,6 @@ class Vec {
   Heap* heap_ = nullptr;
   std::byte* data_ = nullptr;
   std::size_t cap_ = 0;
-  bool rom_ = false;
 };
 
 // A member of the heap's root registry: while it lives, whatever its mark() marks survives

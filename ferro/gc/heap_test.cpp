@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ferro/gc/heap.hpp"
+#include "ferro/gc/list.hpp"
 
 namespace ferro::gc {
 namespace {
@@ -71,8 +72,9 @@ bool holds(const Vec& v, std::uint8_t seed, std::size_t n) {
 
 TEST_F(HeapTest, TypeSizes) {
   EXPECT_EQ(kGranule, 2 * sizeof(void*));
-  EXPECT_EQ(sizeof(Obj), sizeof(void*));  // just the vtable pointer
-  EXPECT_LE(sizeof(Vec), 4 * sizeof(void*));
+  EXPECT_EQ(sizeof(Obj), sizeof(void*));       // just the vtable pointer
+  EXPECT_EQ(sizeof(Vec), 3 * sizeof(void*));   // heap, data, capacity
+  EXPECT_EQ(sizeof(List), 5 * sizeof(void*));  // vtable, Vec, length
   EXPECT_EQ(sizeof(Node), 3 * sizeof(void*));
 }
 

@@ -18,11 +18,10 @@ void set_owner(std::byte* payload, Vec* owner) noexcept {
 }
 }  // namespace
 
-Vec::Vec(Vec&& other) noexcept : heap_(other.heap_), data_(other.data_), cap_(other.cap_), rom_(other.rom_) {
-  if (data_ != nullptr && !rom_) set_owner(data_, this);
+Vec::Vec(Vec&& other) noexcept : heap_(other.heap_), data_(other.data_), cap_(other.cap_) {
+  if (data_ != nullptr && heap_ != nullptr) set_owner(data_, this);
   other.data_ = nullptr;
   other.cap_ = 0;
-  other.rom_ = false;
 }
 
 Vec& Vec::operator=(Vec&& other) noexcept {
@@ -31,30 +30,28 @@ Vec& Vec::operator=(Vec&& other) noexcept {
     heap_ = other.heap_;
     data_ = other.data_;
     cap_ = other.cap_;
-    rom_ = other.rom_;
-    if (data_ != nullptr && !rom_) set_owner(data_, this);
+    if (data_ != nullptr && heap_ != nullptr) set_owner(data_, this);
     other.data_ = nullptr;
     other.cap_ = 0;
-    other.rom_ = false;
   }
   return *this;
 }
 
 Status Vec::resize(std::size_t bytes) noexcept {
-  if (rom_) return make_error(Errc::unsupported, "gc::Vec: a ROM vector cannot be resized");
-  if (heap_ == nullptr) return make_error(Errc::unsupported, "gc::Vec: not bound to a heap");
+  if (heap_ == nullptr)
+    return make_error(Errc::unsupported,
+                      is_rom() ? "gc::Vec: a ROM vector cannot be resized" : "gc::Vec: not bound to a heap");
   return heap_->vec_resize(*this, bytes);
 }
 
 void Vec::release() noexcept {
-  if (data_ != nullptr && !rom_ && heap_ != nullptr) {
+  if (data_ != nullptr && heap_ != nullptr) {
     auto* b = Heap::VecBlock::of(data_);
     heap_->count_vec(-1, -static_cast<std::ptrdiff_t>(b->size));
     heap_->vec_free(b);
   }
   data_ = nullptr;
   cap_ = 0;
-  rom_ = false;
 }
 
 // ---- vector space ----------------------------------------------------------------------------
@@ -230,7 +227,7 @@ Status Heap::check_vectors() const noexcept {
     } else {
       const Vec* v = b->vec();
       if (v == nullptr || !is_aligned(v, alignof(Vec))) return make_error(Errc::corrupt, "gc: vector without an owner");
-      if (v->heap_ != this || v->rom_ || v->data_ != b->payload() || v->cap_ != size - sizeof(VecBlock))
+      if (v->heap_ != this || v->data_ != b->payload() || v->cap_ != size - sizeof(VecBlock))
         return make_error(Errc::corrupt, "gc: vector owner does not point back at its block");
       ++live;
       live_bytes += size;
