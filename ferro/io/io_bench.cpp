@@ -9,6 +9,7 @@
 //            the next (one in flight), except the subject "32 in flight per writer", which keeps
 //            up to 32 tickets outstanding, as the pipe's asynchronous API allows.
 //   fdatasync one pwrite + fdatasync on its own, the yardstick for acknowledgement latency.
+//   uring    the io_uring device against pwritev: raw 16-chunk writes, and the pipe over each.
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "bench/bench.hpp"
 #include "ferro/io/frozen_file.hpp"
 #include "ferro/io/mpsc_queue.hpp"
+#include "ferro/io/uring_device.hpp"
 #include "ferro/io/write_pipe.hpp"
 
 using namespace ferro;
@@ -346,6 +348,88 @@ void bench_durable(Recorder& rec, const Config& cfg) {
   }
 }
 
+// ---- 4. io_uring against pwritev, behind the same pipe ----
+
+void bench_uring(Recorder& rec, const Config& cfg) {
+  constexpr std::size_t kBytes = 4096;
+  constexpr std::uint64_t kSlots = 2048;
+  const auto probe_path = bench_path("uring_probe");
+  FrozenFile probe = open_file(probe_path, kBytes, 4);
+  if (!UringDevice::open(probe)) {
+    std::printf("# io_uring unavailable here: uring benches skipped\n");
+    std::filesystem::remove(probe_path);
+    return;
+  }
+  std::filesystem::remove(probe_path);
+
+  // Raw device: one write_chunks of 16 adjacent chunks (64 KiB), no sync.
+  {
+    const auto path = bench_path("uring_raw");
+    FrozenFile file = open_file(path, kBytes, kSlots);
+    auto uring = std::move(*UringDevice::open(file));
+    std::vector<std::byte> data(kBytes * 16, std::byte{0x3C});
+    std::vector<const std::byte*> ptrs;
+    for (std::size_t i = 0; i < 16; ++i) ptrs.push_back(data.data() + i * kBytes);
+    const int n = cfg.scale(20000, 2000);
+    std::vector<double> lat[2];
+    ChunkDevice* devs[2] = {&file, uring.get()};
+    for (int i = 0; i < n; ++i) {
+      for (int d = 0; d < 2; ++d) {  // alternate, so drift hits both alike
+        const std::uint64_t first = (static_cast<std::uint64_t>(i) * 16) % (kSlots - 16);
+        const auto t0 = std::chrono::steady_clock::now();
+        FERRO_CHECK(devs[d]->write_chunks(first, ptrs).has_value(), "bench: write_chunks failed");
+        lat[d].push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    const Fields opts = {{"chunks", std::int64_t{16}}, {"bytes", std::int64_t{kBytes}}};
+    rec.latency("device_write", "ferro::FrozenFile pwritev", opts, "ns", lat[0]);
+    rec.latency("device_write", "ferro::UringDevice writev", opts, "ns", lat[1]);
+    uring.reset();
+    std::filesystem::remove(path);
+  }
+
+  // The pipe over each backend, one writer (closed loop) and 16 writers with 32 in flight.
+  const int rounds = cfg.scale(5, 2);
+  const double seconds_per_round = cfg.scale(0.2, 0.08);
+  for (int writers : {1, 16}) {
+    const Fields opts = {{"writers", std::int64_t{writers}},
+                         {"bytes", std::int64_t{kBytes}},
+                         {"in_flight", std::int64_t{writers == 1 ? 1 : static_cast<std::int64_t>(kInFlight)}}};
+    const auto p0 = bench_path("uring_pipe0"), p1 = bench_path("uring_pipe1");
+    FrozenFile f0 = open_file(p0, kBytes, kSlots), f1 = open_file(p1, kBytes, kSlots);
+    auto uring = std::move(*UringDevice::open(f1));
+    ChunkDevice* devs[2] = {&f0, uring.get()};
+    BufPool pool = make_pool(kBytes, kBytes * (kInFlight + 8) * static_cast<std::size_t>(writers));
+    Tally tally[2];
+    for (int r = 0; r < rounds; ++r) {
+      for (int d = 0; d < 2; ++d) {
+        auto pipe = std::move(*WritePipe::open(*devs[d]));
+        if (writers == 1) {
+          closed_loop(
+              writers, seconds_per_round, kBytes, kSlots, pool,
+              [&](BufPoolAllocation a, std::uint64_t slot) {
+                auto t = pipe->write({std::move(a), slot});
+                FERRO_CHECK(t.has_value() && t->wait().has_value(), "bench: write failed");
+              },
+              tally[d]);
+        } else {
+          pipelined_loop(writers, seconds_per_round, kSlots, pool, *pipe, tally[d]);
+        }
+      }
+    }
+    const char* subjects[2] = {"ferro::WritePipe over FrozenFile (pwritev + fdatasync)",
+                               "ferro::WritePipe over UringDevice (io_uring writev + fsync)"};
+    for (int d = 0; d < 2; ++d) {
+      rec.latency("uring_ack", subjects[d], opts, "ns", tally[d].ack_ns);
+      rec.throughput("uring_writes", subjects[d], opts, "writes/s",
+                     static_cast<double>(tally[d].writes) / tally[d].seconds);
+    }
+    uring.reset();
+    std::filesystem::remove(p0);
+    std::filesystem::remove(p1);
+  }
+}
+
 // ---- 3. the yardstick: one fdatasync ----
 
 void bench_fdatasync(Recorder& rec, const Config& cfg) {
@@ -372,5 +456,6 @@ int main(int argc, char** argv) {
   if (cfg.wants("fdatasync")) bench_fdatasync(rec, cfg);
   if (cfg.wants("submit")) bench_submit(rec, cfg);
   if (cfg.wants("durable")) bench_durable(rec, cfg);
+  if (cfg.wants("uring") || cfg.wants("device_write")) bench_uring(rec, cfg);
   return 0;
 }
