@@ -101,7 +101,7 @@ int finish(Opened& o, const std::string& image) {
 
 int cmd_format(const std::string& image, int argc, char** argv) {
   FlashGeometry g{4096, 16, 1};
-  for (int i = 0; i < argc; ++i) {
+  for (int i = 0; i < argc; i += 2) {  // options come in pairs: --name VALUE
     std::uint32_t* target = nullptr;
     if (std::strcmp(argv[i], "--segment-size") == 0) target = &g.segment_size;
     if (std::strcmp(argv[i], "--segments") == 0) target = &g.segment_count;
@@ -109,7 +109,6 @@ int cmd_format(const std::string& image, int argc, char** argv) {
     if (target == nullptr || i + 1 == argc || !parse_u32(argv[i + 1], *target)) {
       return usage_error("format takes --segment-size BYTES, --segments N and --program-size BYTES");
     }
-    ++i;
   }
   if (auto v = g.validate(); !v) return fail("format", v.error());
   if (g.segment_count < 3 || g.segment_size < 128 || g.program_size > 32) {
