@@ -100,8 +100,9 @@ std::vector<Op> script(std::uint64_t seed, int length) {
 // Runs the script with the flash set to fail at its `cut`th program or erase. After a cut:
 // power on, mount (which may finish a compaction), check, and carry on. Returns the number of
 // flash operations the run made, so the caller knows when every cut point has been tried.
+template <class Flash = TestFlash>
 std::uint64_t run_with_cut(const std::vector<Op>& ops, std::uint64_t cut, std::uint64_t seed, bool* cut_happened) {
-  TestFlash flash(FlashFaultPlan{.cut_at_op = cut, .seed = seed});
+  Flash flash(FlashFaultPlan{.cut_at_op = cut, .seed = seed});
   auto mounted = FsStore::mount(flash);
   EXPECT_TRUE(mounted.has_value());
   FsStore s = std::move(mounted).value();
@@ -171,12 +172,13 @@ TEST(MrfsPowerLoss, ScriptRunsCleanAndCompactsSeveralTimes) {
   EXPECT_GE(s.stat().compactions, 3u);
 }
 
-TEST(MrfsPowerLoss, CutAtEveryProgramAndErase) {
-  const auto ops = script(11, 120);
+template <class Flash>
+void cut_everywhere(std::uint64_t script_seed) {
+  const auto ops = script(script_seed, 120);
   std::uint64_t cuts = 0;
   for (std::uint64_t cut = 1;; ++cut) {
     bool happened = false;
-    run_with_cut(ops, cut, cut, &happened);
+    run_with_cut<Flash>(ops, cut, cut, &happened);
     if (::testing::Test::HasFailure()) FAIL() << "first failure at cut " << cut;
     if (!happened) break;
     ++cuts;
@@ -185,6 +187,11 @@ TEST(MrfsPowerLoss, CutAtEveryProgramAndErase) {
   std::printf("power cut at each of %llu program/erase operations: invariant held\n",
               static_cast<unsigned long long>(cuts));
 }
+
+TEST(MrfsPowerLoss, CutAtEveryProgramAndErase) { cut_everywhere<TestFlash>(11); }
+
+// Another script, on a device that programs 8 bytes at a time (entries padded to the unit).
+TEST(MrfsPowerLoss, CutAtEveryProgramAndEraseWith8ByteUnits) { cut_everywhere<StaticFlash<256, 8, 8>>(23); }
 
 // Many cuts in one run, at random programs and erases, with different torn shapes; recovery
 // itself may be cut again.
