@@ -159,6 +159,7 @@ Heap::Block* Heap::take_block(std::size_t granules) noexcept {
 }
 
 void Heap::count_obj(std::size_t bytes) noexcept {
+  allocated_since_collect_ += bytes;
   auto& s = stats_;
   ++s.total_objs.count;
   s.total_objs.bytes += bytes;
@@ -181,7 +182,7 @@ void* Heap::allocate_object(std::size_t bytes) noexcept {
   std::size_t granules = align_up(bytes, kGranule) / kGranule + 1;
   if (granules < kMinBlockGranules) granules = kMinBlockGranules;
   const bool may_collect = opts_.auto_collect;
-  if (may_collect && should_collect()) collect();
+  if (may_collect && allocated_since_collect_ >= capacity() / 32 && should_collect()) collect();
   Block* b = take_block(granules);
   if (b == nullptr && may_collect) {
     collect();
@@ -309,6 +310,7 @@ void Heap::sweep() noexcept {
 }
 
 void Heap::collect() noexcept {
+  allocated_since_collect_ = 0;
   mark_roots();
   sweep();
   compact();

@@ -143,8 +143,10 @@ struct Options {
   // collect() is due when free space (gap plus holes in both spaces) falls below this fraction
   // of the heap; should_collect() answers, and auto_collect acts on it.
   double trigger_fraction = 0.25;
-  // When true, object allocations (make, malloc) collect first when a collection is due, and
-  // once more when they fail. Then every object held across an allocation must be rooted.
+  // When true, object allocations (make, malloc) collect first when a collection is due (and
+  // at least 1/32 of the heap was allocated since the last one, so that a heap whose live data
+  // stays above the trigger does not collect on every allocation), and once more when they
+  // fail. Then every object held across an allocation must be rooted.
   bool auto_collect = false;
   // Entries of the explicit mark stack, taken from the top of the region. On overflow the
   // marker rescans the heap instead of growing the stack.
@@ -265,6 +267,7 @@ class Heap {
   std::size_t mark_cap_;
   std::size_t mark_len_ = 0;
   std::size_t trigger_bytes_;
+  std::size_t allocated_since_collect_ = 0;  // bytes: auto-collection waits for some
   bool overflow_ = false;
   bool sweeping_ = false;
   bool deferred_free_ = false;

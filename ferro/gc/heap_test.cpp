@@ -500,6 +500,22 @@ TEST_F(HeapTest, AutoCollectReclaimsGarbageDuringAllocation) {
   EXPECT_TRUE(heap.check());
 }
 
+TEST_F(HeapTest, AutoCollectDoesNotThrashWhenLiveDataStaysAboveTheTrigger) {
+  Options o;
+  o.auto_collect = true;
+  o.trigger_fraction = 0.5;
+  Heap heap(mem, o);
+  Root<Wide> live(heap, heap.make<Wide>(heap));
+  while (heap.avail() > heap.capacity() / 5) ASSERT_TRUE(live->add(heap.make<Node>()));  // 80% live
+  const auto sweeps = heap.stats().sweeps;
+  for (int i = 0; i < 2000; ++i) ASSERT_NE(heap.make<Node>(), nullptr);
+  // Each collection frees what 1/32 of the heap allowed; not one collection per allocation.
+  const auto ran = heap.stats().sweeps - sweeps;
+  EXPECT_GT(ran, 0u);
+  EXPECT_LT(ran, 2000u / 20);
+  EXPECT_TRUE(heap.check());
+}
+
 TEST_F(HeapTest, CheckFindsABrokenInvariant) {
   Heap heap(mem);
   Node* n = heap.make<Node>();

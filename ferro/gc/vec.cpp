@@ -61,7 +61,10 @@ void Vec::release() noexcept {
 void Heap::count_vec(int blocks, std::ptrdiff_t bytes) noexcept {
   auto& s = stats_;
   if (blocks > 0) ++s.total_vecs.count;
-  if (bytes > 0) s.total_vecs.bytes += static_cast<std::size_t>(bytes);
+  if (bytes > 0) {
+    s.total_vecs.bytes += static_cast<std::size_t>(bytes);
+    allocated_since_collect_ += static_cast<std::size_t>(bytes);
+  }
   s.curr_vecs.count = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.curr_vecs.count) + blocks);
   s.curr_vecs.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(s.curr_vecs.bytes) + bytes);
   if (s.curr_vecs.count > s.max_vecs.count) s.max_vecs.count = s.curr_vecs.count;
