@@ -47,6 +47,7 @@ Result<std::uint64_t> Completion::wait_until(std::uint64_t epoch, std::chrono::s
   Result<std::uint64_t> r = std::uint64_t{0};
   if (resolved(epoch, &r)) return r;
   std::unique_lock lk(mu_);
+  // relaxed inside the predicate: under mu_, as in wait().
   const bool done = cv_.wait_until(lk, deadline, [&] {
     return durable_.load(std::memory_order_relaxed) >= epoch || failed_.load(std::memory_order_relaxed);
   });
@@ -56,6 +57,7 @@ Result<std::uint64_t> Completion::wait_until(std::uint64_t epoch, std::chrono::s
 
 bool Completion::add_callback(std::uint64_t epoch, DurableCallback& cb) {
   std::lock_guard lk(mu_);
+  // relaxed: under mu_, so no advance() or fail() can slip between this check and the insert.
   if (durable_.load(std::memory_order_relaxed) >= epoch || failed_.load(std::memory_order_relaxed)) return false;
   callbacks_.emplace(epoch, std::move(cb));
   return true;
