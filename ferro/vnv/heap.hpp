@@ -538,6 +538,12 @@ class Heap final : public HeapCore {
     const std::uint32_t pad = format::padded(e.size);
     if (e.current != e.committed) nr_.deallocate(e.current, pad);
     --live_;
+    // A root must never name a dead object: the next checkpoint would not open.
+    for (auto& r : roots_)
+      if (r.object == id) {
+        r.object = kNoObject;
+        std::memset(r.name, 0, sizeof(r.name));
+      }
     if (e.committed != kNoOffset) {
       // The last checkpoint still points here: keep the block until the next one commits.
       e.state = detail::kFreedPending;

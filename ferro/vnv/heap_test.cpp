@@ -61,6 +61,32 @@ TEST(VnvHeap, AllocateMutatePersistReopen) {
   EXPECT_EQ(again.root<Counter>("counter").code(), Errc::busy);          // already owned
 }
 
+TEST(VnvHeap, FreeingARootedObjectClearsTheRoot) {
+  Fram fram(64 * 1024);
+  std::vector<std::byte> ram(8192);
+  {
+    MemHeap heap(ram, fram.storage);
+    VNV_ASSERT_OK(heap.create());
+    auto a = heap.allocate<Counter>(Counter{1});
+    auto b = heap.allocate<Counter>(Counter{2});
+    VNV_ASSERT_OK(heap.set_root("a", *a));
+    VNV_ASSERT_OK(heap.set_root(3u, *b));
+    ASSERT_EQ(heap.persist(), PersistOutcome::done);
+    a->reset();
+    b->reset();
+    EXPECT_EQ(heap.root_id("a").code(), Errc::not_found);
+    EXPECT_EQ(heap.root_id(3u).code(), Errc::not_found);
+    ASSERT_EQ(heap.persist(), PersistOutcome::done);
+    EXPECT_EQ(heap.stats().live_objects, 0u);
+    testing::expect_ok(heap);
+  }
+  MemHeap again(ram, fram.storage);
+  VNV_ASSERT_OK(again.open());
+  EXPECT_EQ(again.root_id("a").code(), Errc::not_found);
+  EXPECT_EQ(again.stats().live_objects, 0u);
+  EXPECT_EQ(again.non_resident().stats().in_use, 0u);  // the freed blocks went back
+}
+
 TEST(VnvHeap, BorrowRulesAreErrors) {
   Fram fram(32 * 1024);
   std::vector<std::byte> ram(4096);
