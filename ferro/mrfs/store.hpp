@@ -500,8 +500,10 @@ class Store {
     const std::uint64_t need = *span + reserve(*span);
     const std::uint64_t keep = (flags & kFlagTombstone) ? 0 : *entry_span(0);
     if (live_now + need + keep > flash_->size()) return make_error(Errc::no_space, "store is full");
-    if (index_.log_end + need > flash_->size()) {
-      const Status compacted = compact();
+    if (index_.log_end + need > flash_->size() && !reserve_elsewhere(*span)) {
+      Status compacted = compact();
+      // A pass that ran out of room still packed what it could; a second pass starts from there.
+      if (!compacted && failed_.code == Errc::ok) compacted = compact();
       // A tombstone may dip into the reserve: it shrinks what the next compaction has to move.
       const bool tomb_fits = (flags & kFlagTombstone) && index_.log_end + *span <= flash_->size();
       if (!compacted && (!tomb_fits || failed_.code != Errc::ok)) return compacted;
@@ -518,6 +520,20 @@ class Store {
     FERRO_TRY(write_entry(index_.log_end, h, data));
     counters_.user_bytes += align_up<std::uint64_t>(kHeaderSize + data.size() + kCrcSize, flash_->program_size());
     return ok();
+  }
+
+  // True when the entry may go into the reserve at the top because segments holding nothing
+  // live (erased, or dead and erased first thing by the next compaction) add up to a reserve
+  // and a segment to spare. Then the top segments are written and worn like the others.
+  bool reserve_elsewhere(std::uint64_t span) const noexcept {
+    const std::uint64_t at = index_.log_end, seg = flash_->segment_size();
+    if (at + span > flash_->size()) return false;
+    std::uint64_t spare = 0;
+    for (std::uint64_t lo = 0; lo < flash_->size(); lo += seg) {
+      const bool touched = lo < at + span && lo + seg > at;
+      if (!touched && live_overlapping(lo, lo + seg) == nullptr) spare += seg;
+    }
+    return spare >= reserve(span) + seg;
   }
 
   // Copies the newest entry of a slot's name to `dst` with a new sequence number.
