@@ -41,14 +41,18 @@ Heap::Heap(std::span<std::byte> region, Options options) noexcept : opts_(option
   static_assert(sizeof(Block) == kGranule && sizeof(VecBlock) == kGranule);
   const auto lo = align_up(reinterpret_cast<std::uintptr_t>(region.data()), std::uintptr_t{kGranule});
   const auto hi = align_down(reinterpret_cast<std::uintptr_t>(region.data()) + region.size(), std::uintptr_t{kGranule});
-  const std::size_t stack_bytes = align_up(options.mark_stack_entries * sizeof(void*), kGranule);
-  FERRO_CHECK(options.mark_stack_entries > 0 && hi > lo && hi - lo >= stack_bytes + 8 * kGranule,
-              "gc::Heap: region too small");
+  // A stack larger than the region (or whose size overflows) leaves no room: refused below.
+  const std::size_t max_entries = region.size() / sizeof(void*);
+  const std::size_t entries = options.mark_stack_entries < max_entries ? options.mark_stack_entries : max_entries;
+  const std::size_t stack_bytes = align_up(entries * sizeof(void*), kGranule);
+  FERRO_CHECK(entries > 0 && hi > lo && hi - lo >= stack_bytes + 8 * kGranule, "gc::Heap: region too small");
   base_ = vec_top_ = reinterpret_cast<std::byte*>(lo);
   obj_low_ = obj_top_ = reinterpret_cast<std::byte*>(hi - stack_bytes);
   mark_stack_ = reinterpret_cast<const Obj**>(obj_top_);
-  mark_cap_ = options.mark_stack_entries;
-  double fraction = options.trigger_fraction < 0 ? 0 : (options.trigger_fraction > 1 ? 1 : options.trigger_fraction);
+  mark_cap_ = entries;
+  double fraction = options.trigger_fraction;
+  if (!(fraction >= 0)) fraction = 0;  // also NaN
+  if (fraction > 1) fraction = 1;
   trigger_bytes_ = static_cast<std::size_t>(static_cast<double>(capacity()) * fraction);
   poison(base_, capacity());
 }

@@ -169,6 +169,8 @@ struct Stats {
 
 class Heap {
  public:
+  // The region is trimmed to granule alignment and must hold the mark stack plus 8 granules
+  // (a smaller one is a programming error and panics: a constructor cannot return an error).
   explicit Heap(std::span<std::byte> region, Options options = {}) noexcept;
   ~Heap();  // destroys every object left (sweeps with nothing marked)
   Heap(const Heap&) = delete;
