@@ -6,7 +6,8 @@
 // entry of a name (highest sequence number) wins; remove() appends a tombstone. When the top of
 // the flash runs low, compact() slides every live entry down to the low end, segment by segment
 // (see compact()), and erases what is left above it. The RAM index holds one slot per name and
-// is rebuilt from flash by a scan at mount and after every erase, so flash is the only truth.
+// is rebuilt from flash by a scan at mount and at the end of every compaction: the flash is the
+// only truth.
 //
 // Power-loss rules: an entry counts only when its CRC checks; an entry is copied (with a new,
 // higher sequence number and the "moved" flag) before any segment holding it is erased; a
