@@ -352,7 +352,10 @@ void* Heap::calloc(std::size_t count, std::size_t size) noexcept {
 
 void Heap::free(void* ptr) noexcept {
   if (ptr == nullptr) return;
-  FERRO_CHECK(owns_block(ptr), "gc::free: pointer not from this heap's malloc");
+  const auto* p = static_cast<const std::byte*>(ptr);
+  FERRO_CHECK(p >= base_ && p < obj_top_, "gc::free: pointer not from this heap");
+  // A freed block at the bottom of object space went back to the gap: still a double free.
+  FERRO_CHECK(owns_block(ptr), "gc::free: not a live malloc block (double free?)");
   Block* b = static_cast<Block*>(ptr) - 1;
   FERRO_CHECK(b->kind() == kMalloc, "gc::free: not a live malloc block (double free?)");
   if (b->link != nullptr) --referents_;

@@ -54,6 +54,7 @@ TEST(GcMalloc, CSemantics) {
 }
 
 TEST(GcMalloc, BlocksSurviveCollectionAndNeverMove) {
+  g_destroyed = 0;
   std::vector<std::byte> mem(16 * 1024);
   Heap heap(mem);
   Bind bind(heap);
@@ -108,6 +109,32 @@ TEST(GcMalloc, ObjectDestructorMayFreeAMallocBlock) {
   EXPECT_EQ(heap.stats().curr_objs.count, 0u);
   EXPECT_TRUE(heap.check()) << heap.check().error().message;
   EXPECT_EQ(heap.avail(), heap.gap());
+}
+
+TEST(GcMallocDeathTest, MisuseIsCaughtNotSilent) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::vector<std::byte> mem(16 * 1024);
+  Heap heap(mem);
+  void* p = heap.malloc(32);
+  heap.free(p);
+  EXPECT_DEATH(heap.free(p), "double free");
+  int outside = 0;
+  EXPECT_DEATH(heap.free(&outside), "not from this heap");
+  Thing* t = heap.make<Thing>(1);
+  EXPECT_DEATH(heap.free(t), "not a live malloc block");  // an object is not a malloc block
+  struct Allocates : Obj {
+    Heap* h;
+    explicit Allocates(Heap* hp) : h(hp) {}
+    ~Allocates() override { h->make<Thing>(2); }
+  };
+  EXPECT_DEATH(
+      {
+        std::vector<std::byte> other(4096);
+        Heap h(other);
+        h.make<Allocates>(&h);
+        h.collect();
+      },
+      "during a sweep");
 }
 
 // zlib through the shim. The opaque pointer carries the heap, as zlib intends.
