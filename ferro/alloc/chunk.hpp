@@ -13,6 +13,7 @@
 // usable before main (the bitmaps are cleared on first use).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -82,6 +83,11 @@ class ChunkAllocator {
     clear_bits(used(), at, n);
     clear_bits(starts(), at, 1);
     counters_.gave_back(n * ChunkSize);
+    if (counters_.live == 0) {  // empty again: start over from the front, as a fresh heap would
+      hint_ = 0;
+      for (auto& r : freed_) r = Run{};
+      return;
+    }
     remember_freed(at);
   }
 
@@ -254,17 +260,67 @@ class ChunkAllocator {
     return i < limit ? i : limit;
   }
 
-  // First aligned start of n free chunks inside [from, limit), or kNone.
+  // First aligned start of n free chunks inside [from, limit), or kNone. Every path costs
+  // O(words) at most, however fragmented the bitmap is.
   std::size_t find_run(std::size_t from, std::size_t limit, std::size_t n, Align a) const noexcept {
+    if (from >= limit || n > limit - from) return kNone;
+    if (n <= 64 && a.step <= 64) return find_short_run(from, limit, n, a);
+    if (n > 64) return find_long_run(from, limit, n, a);
+    // A short run with sparse aligned starts (more than 64 chunks apart): try each start.
     std::size_t i = from;
     while (true) {
-      i = find_bit(used(), i, limit, false);
-      i = align_index(i, a);
+      i = align_index(find_bit(used(), i, limit, false), a);
       if (i >= limit || n > limit - i) return kNone;
       const std::size_t blocked = find_bit(used(), i, i + n, true);
       if (blocked == i + n) return i;
       i = blocked + 1;
     }
+  }
+
+  // n <= 64: per word, the bits where n free chunks start (within this word and the next) are
+  // found by and-ing shifted copies of the free mask, log2(n) steps.
+  std::size_t find_short_run(std::size_t from, std::size_t limit, std::size_t n, Align a) const noexcept {
+    std::uint64_t aligned = ~std::uint64_t{0};
+    if (a.step > 1) {
+      aligned = 0;
+      for (std::size_t b = a.phase % a.step; b < 64; b += a.step) aligned |= std::uint64_t{1} << b;
+    }
+    const std::size_t last = (limit - 1) / 64;
+    for (std::size_t w = from / 64; w <= last; ++w) {
+      std::uint64_t f = ~used()[w];
+      if (w == from / 64) f &= ~std::uint64_t{0} << (from % 64);
+      if ((f & aligned) == 0) continue;
+      const std::uint64_t next = w + 1 < words_ ? ~used()[w + 1] : 0;
+      unsigned __int128 r = (static_cast<unsigned __int128>(next) << 64) | f;
+      std::size_t len = 1;
+      for (; len * 2 <= n; len *= 2) r &= r >> len;
+      if (len < n) r &= r >> (n - len);
+      const std::uint64_t starts = static_cast<std::uint64_t>(r) & aligned;
+      if (starts != 0) {
+        const std::size_t i = w * 64 + static_cast<std::size_t>(ctz(starts));
+        return i + n <= limit ? i : kNone;
+      }
+    }
+    return kNone;
+  }
+
+  // n > 64: such a run reaches across a word boundary, so only runs that touch one matter;
+  // follow the free run that ends each word and test it as it grows.
+  std::size_t find_long_run(std::size_t from, std::size_t limit, std::size_t n, Align a) const noexcept {
+    std::size_t run_start = from;
+    const std::size_t last = (limit - 1) / 64;
+    for (std::size_t w = from / 64; w <= last; ++w) {
+      std::uint64_t f = ~used()[w];
+      if (w == from / 64) f |= ~(~std::uint64_t{0} << (from % 64));  // bits before `from`: skip, keep run_start
+      const auto low_free = static_cast<std::size_t>(std::countr_one(f));
+      const std::size_t run_end = w * 64 + low_free;
+      if (run_end > run_start) {
+        const std::size_t at = align_index(run_start, a);
+        if (at < run_end && n <= run_end - at) return at + n <= limit ? at : kNone;
+      }
+      if (low_free != 64) run_start = w * 64 + 64 - static_cast<std::size_t>(std::countl_one(f));
+    }
+    return kNone;
   }
 
   std::size_t from_freed_runs(std::size_t n, Align a) noexcept {
@@ -289,24 +345,34 @@ class ChunkAllocator {
 
   // Records the whole free run around `at` (merged with its free neighbours) as a candidate.
   void remember_freed(std::size_t at) noexcept {
+    // Only small holes are worth remembering (next-fit finds big runs cheaply), so the walk is
+    // bounded to a few words each way and a run that reaches further is not recorded.
+    constexpr std::size_t kReach = 4 * 64;
+    const std::size_t floor = at > kReach ? at - kReach : 0;
     std::size_t lo = at;
-    while (lo > 0) {  // walk left a word at a time
+    bool small = false;
+    while (lo > floor) {  // walk left a word at a time
       const std::size_t w = (lo - 1) / 64;
       const std::uint64_t below =
           used()[w] & (((lo - 1) % 64 == 63) ? ~std::uint64_t{0} : ((std::uint64_t{2} << ((lo - 1) % 64)) - 1));
       if (below != 0) {
         lo = w * 64 + static_cast<std::size_t>(log2_floor(below)) + 1;
+        small = true;  // found the used chunk that bounds the run
         break;
       }
       lo = w * 64;
     }
-    const std::size_t hi = find_bit(used(), at, chunks_, true);
+    if (lo == 0) small = true;  // the run starts at the region's start
+    const std::size_t ceiling = chunks_ - at > kReach ? at + kReach : chunks_;
+    const std::size_t hi = find_bit(used(), at, ceiling, true);
+    if (hi == ceiling && ceiling != chunks_) small = false;
     int slot = -1;
     for (int k = 0; k < kFreedRuns; ++k) {
       Run& r = freed_[k];
       if (r.length != 0 && r.start < hi && lo < r.start + r.length) r = Run{};  // now part of the new run
       if (r.length == 0 && slot < 0) slot = k;
     }
+    if (!small) return;
     if (slot < 0) slot = static_cast<int>(next_slot_++ % kFreedRuns);
     freed_[slot] = Run{lo, hi - lo};
   }

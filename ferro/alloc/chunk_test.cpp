@@ -6,6 +6,7 @@
 
 #include "ferro/alloc/alloc_test_util.hpp"
 #include "ferro/alloc/chunk.hpp"
+#include "ferro/core/random.hpp"
 
 namespace ferro {
 namespace {
@@ -125,6 +126,52 @@ TEST(ChunkAllocator, NearlyFullHeapStillFindsTheLastHoles) {
   EXPECT_EQ(a.allocate(2 * 64, 1), nullptr);
   const Status st = a.check();
   EXPECT_TRUE(st) << st.error().message;
+}
+
+}  // namespace
+}  // namespace ferro
+
+namespace ferro {
+namespace {
+
+// The word-at-a-time search against a one-chunk-at-a-time model: on random occupancy built with
+// allocate_at (which leaves the next-fit hint at 0), allocate must return the first aligned
+// start of a long-enough free run, for short (<= 64), long and sparsely aligned requests.
+TEST(ChunkAllocator, WordSearchMatchesABitwiseModel) {
+  constexpr std::size_t kChunks = 700;
+  alloc_test::Region region(kChunks * 64);
+  std::vector<std::uint64_t> maps(ChunkAllocator<64>::bitmap_words_for(region.size));
+  Rng rng(77);
+  for (int round = 0; round < 1500; ++round) {
+    ChunkAllocator<64> a(region.span(), maps);
+    std::vector<bool> used(kChunks, false);
+    const auto density = rng.between(1, 9);
+    for (std::size_t i = 0; i < kChunks;) {
+      const std::size_t len = rng.between(1, round % 3 == 0 ? 100 : 8);
+      if (rng.chance(density, 10) && i + len <= kChunks) {
+        ASSERT_TRUE(a.allocate_at(region.data + i * 64, len * 64, 1));
+        for (std::size_t j = i; j < i + len; ++j) used[j] = true;
+      }
+      i += len + rng.below(3);
+    }
+    const std::size_t n = rng.between(1, std::size_t{8} << rng.below(5));  // up to 8, 16, .. 128
+    const std::size_t align = std::size_t{1} << rng.below(13);
+    const std::size_t step = align <= 64 ? 1 : align / 64;
+    std::size_t expect = kChunks;
+    for (std::size_t i = 0; i + n <= kChunks && expect == kChunks; i += step) {
+      bool fits = true;
+      for (std::size_t j = i; j < i + n && fits; ++j) fits = !used[j];
+      if (fits) expect = i;
+    }
+    void* p = a.allocate(n * 64, align);
+    SCOPED_TRACE(testing::Message() << "round " << round << " n " << n << " align " << align);
+    if (expect == kChunks) {
+      EXPECT_EQ(p, nullptr);
+    } else {
+      EXPECT_EQ(p, region.data + expect * 64);
+    }
+    ASSERT_TRUE(a.check());
+  }
 }
 
 }  // namespace
