@@ -154,6 +154,7 @@ class Heap final : public HeapCore {
     free_head_ = entries_[id].next;
     Entry& e = entries_[id];
     e = Entry{};
+    e.mod = seq_;
     e.size = size;
     e.align = static_cast<std::uint16_t>(alignof(T) < format::kWord ? format::kWord : alignof(T));
     e.current = off;
@@ -235,6 +236,7 @@ class Heap final : public HeapCore {
     }
     slot->object = id;
     if (id == kNoObject) std::memset(slot->name, 0, sizeof(slot->name));
+    roots_mod_ = seq_;
     return ok();
   }
   Status set_root(std::uint32_t index, ObjectId id) noexcept {
@@ -244,6 +246,7 @@ class Heap final : public HeapCore {
     if (roots_[index].name[0] != 0) return make_error(Errc::already_exists, "root slot holds a named root");
     if (id != kNoObject) FERRO_TRY(check_live(id));
     roots_[index].object = id;
+    roots_mod_ = seq_;
     return ok();
   }
   template <class T>
@@ -455,6 +458,7 @@ class Heap final : public HeapCore {
   }
   void release_entry(ObjectId id) noexcept {
     entries_[id] = Entry{};
+    entries_[id].mod = seq_;
     entries_[id].next = free_head_;
     free_head_ = id;
   }
@@ -478,6 +482,9 @@ class Heap final : public HeapCore {
       r.reserved = 0;
     }
     seq_ = 0;
+    roots_mod_ = 0;
+    slot_seq_[0] = slot_seq_[1] = 0;
+    slot_used_[0] = slot_used_[1] = 0;
   }
 
   format::Root* find_root(std::string_view name) noexcept {
@@ -535,6 +542,7 @@ class Heap final : public HeapCore {
       unlink_resident(id);
       e.ram = nullptr;
     }
+    e.mod = seq_;
     const std::uint32_t pad = format::padded(e.size);
     if (e.current != e.committed) nr_.deallocate(e.current, pad);
     --live_;
@@ -543,6 +551,7 @@ class Heap final : public HeapCore {
       if (r.object == id) {
         r.object = kNoObject;
         std::memset(r.name, 0, sizeof(r.name));
+        roots_mod_ = seq_;
       }
     if (e.committed != kNoOffset) {
       // The last checkpoint still points here: keep the block until the next one commits.
@@ -582,6 +591,7 @@ class Heap final : public HeapCore {
       return s;
     }
     e.ram = p;
+    e.mod = seq_;
     std::memset(bitmap(e), 0, bitmap_bytes(e));
     link_resident(id);
     ++stats_.loads;
@@ -593,6 +603,7 @@ class Heap final : public HeapCore {
     alloc_.deallocate(e.ram, ram_bytes(e), e.align);
     unlink_resident(id);
     e.ram = nullptr;
+    e.mod = seq_;
     ++stats_.evictions;
   }
 
@@ -620,6 +631,7 @@ class Heap final : public HeapCore {
         return s;
       }
       e.current = off;
+      e.mod = seq_;
     } else {
       FERRO_TRY(for_each_run(e, [&](std::uint32_t, std::uint32_t, std::uint32_t o, std::uint32_t n) {
         return storage_.write(e.current + o, std::span<const std::byte>(e.ram + o, n));
@@ -642,9 +654,14 @@ class Heap final : public HeapCore {
     Status status{};
     std::byte buf[256]{};
 
-    void put(const void* p, std::size_t n) noexcept {
+    // `store` false: the bytes are on storage already (counted in the CRC, not written).
+    void put(const void* p, std::size_t n, bool store = true) noexcept {
       const auto* src = static_cast<const std::byte*>(p);
       crc = ferro::crc32(src, n, crc);
+      if (!store) {
+        seek(at + fill + n);
+        return;
+      }
       while (n > 0 && status) {
         if (fill == 0 && n >= sizeof(buf)) {  // large: straight from the source
           write(src, n);
@@ -677,6 +694,12 @@ class Heap final : public HeapCore {
   Status checkpoint() noexcept {
     const std::uint64_t seq = seq_ + 1;
     const std::uint64_t base = geo_.slot_offset(seq);
+    // The slot still holds checkpoint `since`'s table (0: unknown): entries unchanged since
+    // that checkpoint are left in place. Unknown again until this checkpoint commits.
+    const unsigned slot = static_cast<unsigned>(seq & 1);
+    const std::uint64_t since = slot_seq_[slot];
+    const std::uint32_t since_used = slot_used_[slot];
+    slot_seq_[slot] = 0;
     std::uint64_t written = 0, data = 0;
     const format::CommitRecord zero{};
     FERRO_TRY(storage_.write(base + geo_.commit_offset(), as_bytes_of(zero)));
@@ -693,10 +716,10 @@ class Heap final : public HeapCore {
         t.align = e.align;
         t.live = 1;
       }
-      w.put(&t, sizeof(t));
+      w.put(&t, sizeof(t), since == 0 || id >= since_used || e.mod >= since);
     }
     w.seek(base + geo_.roots_offset());
-    w.put(roots_, sizeof(roots_));
+    w.put(roots_, sizeof(roots_), since == 0 || roots_mod_ >= since);
     w.seek(base + geo_.log_offset());
     const std::uint64_t log_start = w.bytes + w.fill;
     for (ObjectId id = head_; id != kNoObject && w.status; id = entries_[id].next) {
@@ -741,6 +764,8 @@ class Heap final : public HeapCore {
 
     // Durable. The previous checkpoint is dead from here on.
     seq_ = seq;
+    slot_seq_[slot] = seq;
+    slot_used_[slot] = used_;
     stats_.last_persist_bytes = written;
     stats_.last_persist_metadata = written - data;
     ++stats_.persists;
@@ -920,6 +945,8 @@ class Heap final : public HeapCore {
       if (e.state != detail::kLive) continue;
       const std::uint32_t ram_off = e.prev;
       e.prev = kNoObject;
+      // Whenever RAM ends up differing from the table entry, the entry must be rewritten.
+      e.mod = ram_off == kNotResident ? 0 : h.sequence;
       if (!same_ram || ram_off == kNotResident) continue;
       if (!range_fits(ram_off, ram_bytes(e), alloc_region_size()) || ram_off % e.align != 0) return bad;
       std::byte* p = alloc_region_start() + ram_off;
@@ -931,11 +958,15 @@ class Heap final : public HeapCore {
         return s;
       }
       e.ram = p;
+      e.mod = 0;  // exactly as the checkpoint has it
       std::memset(bitmap(e), 0, bitmap_bytes(e));
       link_resident(id);
     }
     budget_left_ = geo_.max_dirty_bytes;
     seq_ = h.sequence;
+    // Only the chosen slot's table is known to match RAM; the other is rewritten whole.
+    slot_seq_[h.sequence & 1] = h.sequence;
+    slot_used_[h.sequence & 1] = h.entries_used;
     open_ = true;
     return ok();
   }
@@ -967,6 +998,9 @@ class Heap final : public HeapCore {
   format::Root roots_[format::kRoots]{};
   HeapStats stats_{};
   std::uint64_t seq_ = 0;
+  std::uint64_t roots_mod_ = 0;     // seq_ when the roots last changed
+  std::uint64_t slot_seq_[2] = {};  // checkpoint whose table each slot holds, 0 if unknown
+  std::uint32_t slot_used_[2] = {};
   ObjectId free_head_ = kNoObject, head_ = kNoObject, tail_ = kNoObject;
   std::uint32_t resident_count_ = 0, live_ = 0, used_ = 0, owned_ = 0;
   std::uint32_t budget_left_ = 0;

@@ -31,6 +31,7 @@ struct Entry {
   std::uint64_t committed = kNoOffset;  // where the last checkpoint has it (kept until the next)
   std::uint64_t current = kNoOffset;    // where write-backs go; == committed when shared
   std::byte* ram = nullptr;             // resident copy, then the dirty-block bitmap
+  std::uint64_t mod = 0;                // the heap's sequence when its table entry last changed
   std::uint32_t size = 0;
   std::uint32_t dirty = 0;                      // budget bytes charged for its dirty blocks
   ObjectId prev = kNoObject, next = kNoObject;  // resident list, or free list (next)
