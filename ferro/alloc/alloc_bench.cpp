@@ -150,7 +150,7 @@ struct Block {
 
 template <class A>
 void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>& ops, std::size_t region_bytes,
-                   bool measured) {
+                   bool measured, std::size_t max_failures) {
   std::vector<double> alloc_all, free_all, alloc_by[3], free_by[3];
   std::deque<Block> live;
   std::size_t live_bytes = 0, failures = 0, allocations = 0;
@@ -158,6 +158,9 @@ void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>&
     const double fill = static_cast<double>(live_bytes) / static_cast<double>(region_bytes);
     return fill < 0.5 ? 0 : fill < 0.9 ? 1 : 2;
   };
+  // As in the seed's benchmark: attempts go on once the region is full, so the heap hovers near
+  // full and failed searches (a full scan) are timed too. A region allocator's run ends after
+  // max_failures failed attempts; a malloc never fails, so its run ends at 99 % of the region.
   for (const Op& op : ops) {
     const int lv = level();
     const auto t0 = Tsc::begin();
@@ -167,17 +170,14 @@ void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>&
     alloc_all.push_back(ns);
     alloc_by[lv].push_back(ns);
     if (p == nullptr) {
-      // "Until the region is nearly full": a failure above 90 % ends the run; earlier failures
-      // (fragmentation) are counted and the run goes on.
-      ++failures;
-      if (static_cast<double>(live_bytes) >= 0.9 * static_cast<double>(region_bytes) || failures > 1000) break;
-      continue;
+      if (++failures >= max_failures) break;
+    } else {
+      ++allocations;
+      static_cast<volatile char*>(p)[0] = 1;  // the block is used, as a program would
+      live.push_back({p, op.size, op.align});
+      live_bytes += op.size;
+      if (live_bytes >= region_bytes - region_bytes / 100) break;
     }
-    ++allocations;
-    static_cast<volatile char*>(p)[0] = 1;  // the block is used, as a program would
-    live.push_back({p, op.size, op.align});
-    live_bytes += op.size;
-    if (live_bytes >= region_bytes - region_bytes / 100) break;  // 99 %: full enough for a malloc
     if (op.free7) {
       for (int k = 0; k < 7 && !live.empty(); ++k) {
         const Block b = live.front();
@@ -195,7 +195,8 @@ void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>&
   const double final_fill = static_cast<double>(live_bytes) / static_cast<double>(region_bytes);
   for (const Block& b : live) a.deallocate(b.p, b.size, b.align);
   if (!measured) return;
-  const Fields extra = {{"allocations", static_cast<std::int64_t>(allocations)},
+  const Fields extra = {{"attempts", static_cast<std::int64_t>(alloc_all.size())},
+                        {"allocations", static_cast<std::int64_t>(allocations)},
                         {"failures", static_cast<std::int64_t>(failures)},
                         {"final_fill", final_fill}};
   const std::int64_t mib = static_cast<std::int64_t>(region_bytes >> 20);
@@ -340,12 +341,14 @@ void worst_cases(Recorder& rec, int reps) {
   {  // Chunk vs bitwise reference: a full heap with every other chunk free, asking for 2 chunks
     auto r = region(kBytes);
     ChunkAllocator<256> c(r);
-    BitwiseChunkReference<256> ref(r);
     std::vector<void*> got;
     for (void* p; (p = c.allocate(256, 1)) != nullptr;) got.push_back(p);
     for (std::size_t i = 0; i < got.size(); i += 2) c.deallocate(got[i]);
-    for (std::size_t i = 0; i < got.size(); ++i) (void)ref.allocate(256, 1);
-    for (std::size_t i = 0; i < got.size(); i += 2) ref.deallocate(static_cast<std::byte*>(r.data()) + i * 256, 256, 1);
+    // The reference gets exactly the same chunks and the same pattern.
+    BitwiseChunkReference<256> ref(r.first(c.chunk_count() * 256));
+    while (ref.allocate(256, 1) != nullptr) {
+    }
+    for (std::size_t i = 0; i < got.size(); i += 2) ref.deallocate(r.data() + i * 256, 256, 1);
     const int few = reps < 50 ? reps : 50;
     time_case(
         rec, "ferro::ChunkAllocator<256>", "failing 2-chunk request, 64 MiB, every other chunk free", reps, [] {},
@@ -431,25 +434,26 @@ int main(int argc, char** argv) {
 
   if (cfg.wants("seed_workload")) {
     const std::size_t bytes = cfg.scale<std::size_t>(160u << 20, 16u << 20);
-    const auto ops = seed_ops(400000, 2024);
+    const auto ops = seed_ops(cfg.scale<std::size_t>(400000, 100000), 2024);
+    const std::size_t max_failures = cfg.scale<std::size_t>(2000, 300);
     auto run_region = [&]<class A>(const char* name) {
       auto a = Over<A>::make(region(bytes));
-      seed_workload(rec, name, *a, ops, bytes, true);
+      seed_workload(rec, name, *a, ops, bytes, true, max_failures);
     };
     each_region_subject(run_region);
     {
       BitwiseChunkReference<256> ref(region(bytes));
-      seed_workload(rec, "reference chunk (bitwise)", ref, ops, bytes, true);
+      seed_workload(rec, "reference chunk (bitwise)", ref, ops, bytes, true, max_failures);
     }
     // The mallocs get one unmeasured pass first, so their page faults are not timed either.
-    seed_workload(rec, "glibc malloc", glibc, ops, bytes, false);
-    seed_workload(rec, "glibc malloc", glibc, ops, bytes, true);
+    seed_workload(rec, "glibc malloc", glibc, ops, bytes, false, max_failures);
+    seed_workload(rec, "glibc malloc", glibc, ops, bytes, true, max_failures);
     if (mi) {
-      seed_workload(rec, "mimalloc", *mi, ops, bytes, false);
-      seed_workload(rec, "mimalloc", *mi, ops, bytes, true);
+      seed_workload(rec, "mimalloc", *mi, ops, bytes, false, max_failures);
+      seed_workload(rec, "mimalloc", *mi, ops, bytes, true, max_failures);
     }
-    seed_workload(rec, "jemalloc", je, ops, bytes, false);
-    seed_workload(rec, "jemalloc", je, ops, bytes, true);
+    seed_workload(rec, "jemalloc", je, ops, bytes, false, max_failures);
+    seed_workload(rec, "jemalloc", je, ops, bytes, true, max_failures);
   }
 
   if (cfg.wants("small_random")) {

@@ -63,9 +63,11 @@ class ChunkAllocator {
       at = find_run(hint_, chunks_, n, al);
       if (at == kNone) at = find_run(0, hint_ + n - 1 < chunks_ ? hint_ + n - 1 : chunks_, n, al);
       if (at == kNone) return fail();
+      // Only next-fit moves the hint: a hole reused behind it must not drag the next search
+      // back into the full part of the heap.
+      hint_ = at + n == chunks_ ? 0 : at + n;
     }
     claim(at, n);
-    hint_ = at + n == chunks_ ? 0 : at + n;
     return base_ + at * ChunkSize;
   }
 
