@@ -11,6 +11,7 @@
 #include "ferro/alloc/tlsf.hpp"
 #include "ferro/core/random.hpp"
 #include "ferro/storage/sliced_storage.hpp"
+#include "ferro/vnv/persist_signal.hpp"
 #include "ferro/vnv/vnv_test_util.hpp"
 
 namespace ferro::vnv {
@@ -264,6 +265,48 @@ TEST(VnvHeap, PersistRewritesOnlyChangedTableEntries) {
   EXPECT_EQ(again.stats().sequence, heap.stats().sequence);
   EXPECT_EQ((*again.adopt<Counter>(ids[7])->get())->value, 1u);
   EXPECT_EQ((*again.adopt<Counter>(ids[9])->get())->value, 2u);
+}
+
+TEST(VnvHeap, MutRefAliveAcrossPersistKeepsObjectDirty) {
+  Fram fram(64 * 1024);
+  std::vector<std::byte> ram(8192);
+  ObjectId id = kNoObject;
+  {
+    MemHeap heap(ram, fram.storage, {.max_dirty_bytes = 256});
+    VNV_ASSERT_OK(heap.create());
+    auto c = heap.allocate<Counter>(Counter{1});
+    ASSERT_TRUE(c);
+    {
+      auto m = c->get_mut();
+      ASSERT_TRUE(m);
+      (*m)->value = 2;
+      ASSERT_EQ(heap.persist(), PersistOutcome::done);  // as if a signal arrived here
+      EXPECT_TRUE(c->is_dirty());                       // it may still change
+      (*m)->value = 3;
+    }
+    testing::expect_ok(heap);
+    EXPECT_TRUE(c->is_dirty());
+    id = c->release();
+  }
+  MemHeap again(ram, fram.storage, {.max_dirty_bytes = 256});
+  VNV_ASSERT_OK(again.open());
+  auto c = again.adopt<Counter>(id);
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c->get())->value, 2u);  // the value at the persist, not the later one
+}
+
+TEST(VnvHeap, PersistSignalPersistsEveryHeap) {
+  Fram fram(64 * 1024);
+  std::vector<std::byte> ram(8192);
+  MemHeap heap(ram, fram.storage);
+  VNV_ASSERT_OK(heap.create());
+  struct sigaction old {};
+  sigaction(SIGUSR2, nullptr, &old);
+  VNV_ASSERT_OK(install_persist_signal(SIGUSR2));
+  const auto before = heap.stats().sequence;
+  raise(SIGUSR2);
+  sigaction(SIGUSR2, &old, nullptr);
+  EXPECT_EQ(heap.stats().sequence, before + 1);
 }
 
 TEST(VnvHeap, SeveralHeapsAndPersistAll) {
