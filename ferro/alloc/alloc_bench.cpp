@@ -10,7 +10,9 @@
 //   worst_case       explicit worst cases per allocator (tlsf-bsd style).
 //   synchronized     Synchronized<TlsfAllocator> with SpinLock vs std::mutex, 1 and 2 threads.
 #include <dlfcn.h>
+#if FERRO_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -88,10 +90,12 @@ struct Glibc {
   void* allocate(std::size_t size, std::size_t align) noexcept { return __libc_memalign(align, size); }
   void deallocate(void* p, std::size_t, std::size_t) noexcept { __libc_free(p); }
 };
+#if FERRO_HAVE_JEMALLOC
 struct Jemalloc {
   void* allocate(std::size_t size, std::size_t align) noexcept { return mallocx(size, MALLOCX_ALIGN(align)); }
   void deallocate(void* p, std::size_t size, std::size_t align) noexcept { sdallocx(p, size, MALLOCX_ALIGN(align)); }
 };
+#endif
 struct Mimalloc {
   using Alloc = void* (*)(std::size_t, std::size_t);
   using Free = void (*)(void*);
@@ -430,7 +434,11 @@ int main(int argc, char** argv) {
   Mimalloc* mi = Mimalloc::load();
   if (mi == nullptr) std::printf("mimalloc could not be loaded: left out\n");
   Glibc glibc;
+#if FERRO_HAVE_JEMALLOC
   Jemalloc je;
+#else
+  std::printf("jemalloc not found at configure time: left out\n");
+#endif
 
   if (cfg.wants("seed_workload")) {
     const std::size_t bytes = cfg.scale<std::size_t>(160u << 20, 16u << 20);
@@ -452,8 +460,10 @@ int main(int argc, char** argv) {
       seed_workload(rec, "mimalloc", *mi, ops, bytes, false, max_failures);
       seed_workload(rec, "mimalloc", *mi, ops, bytes, true, max_failures);
     }
+#if FERRO_HAVE_JEMALLOC
     seed_workload(rec, "jemalloc", je, ops, bytes, false, max_failures);
     seed_workload(rec, "jemalloc", je, ops, bytes, true, max_failures);
+#endif
   }
 
   if (cfg.wants("small_random")) {
@@ -466,7 +476,9 @@ int main(int argc, char** argv) {
     each_region_subject(run_region);
     small_random(rec, "glibc malloc", glibc, steps);
     if (mi) small_random(rec, "mimalloc", *mi, steps);
+#if FERRO_HAVE_JEMALLOC
     small_random(rec, "jemalloc", je, steps);
+#endif
   }
 
   if (cfg.wants("efficiency")) {

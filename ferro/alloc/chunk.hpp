@@ -28,7 +28,7 @@ template <std::size_t Chunks, std::size_t ChunkSize = 256>
 struct StaticHeap {
   static constexpr std::size_t kWords = (Chunks + 63) / 64;
   alignas(4096) std::byte memory[Chunks * ChunkSize]{};
-  std::uint64_t bitmaps[2 * kWords]{};
+  std::uint64_t bitmaps[2 * kWords + (kWords + 63) / 64]{};
 };
 
 template <std::size_t ChunkSize = 256>
@@ -38,9 +38,12 @@ class ChunkAllocator {
  public:
   static constexpr std::size_t kChunkSize = ChunkSize;
 
-  // Bitmap words needed for a region of `bytes` (two bitmaps of one bit per chunk).
-  static constexpr std::size_t bitmap_words_for(std::size_t bytes) noexcept {
-    return 2 * ((bytes / ChunkSize + 63) / 64);
+  // Bitmap words needed for a region of `bytes`: one bit per chunk twice (used, block start),
+  // and one bit per word of the used map (that word is full).
+  static constexpr std::size_t bitmap_words_for(std::size_t bytes) noexcept { return words_needed(bytes / ChunkSize); }
+  static constexpr std::size_t words_needed(std::size_t chunks) noexcept {
+    const std::size_t w = (chunks + 63) / 64;
+    return 2 * w + (w + 63) / 64;
   }
 
   // Over `region`, keeping the bitmaps in `bitmaps` (bitmap_words_for(region.size()) words), or
@@ -82,7 +85,7 @@ class ChunkAllocator {
     const std::size_t n = block_end(at) - at;
     FERRO_DEBUG_CHECK(size <= n * ChunkSize, "ChunkAllocator::deallocate: size larger than the block");
     (void)size;
-    clear_bits(used(), at, n);
+    mark(at, n, false);
     clear_bits(starts(), at, 1);
     counters_.gave_back(n * ChunkSize);
     if (counters_.live == 0) {  // empty again: start over from the front, as a fresh heap would
@@ -107,14 +110,14 @@ class ChunkAllocator {
     if (is_aligned(p, align)) {
       if (want <= have) {
         if (want < have) {
-          clear_bits(used(), at + want, have - want);
+          mark(at + want, have - want, false);
           counters_.resized(have * ChunkSize, want * ChunkSize);
           remember_freed(at + want);
         }
         return p;
       }
       if (at + want <= chunks_ && find_bit(used(), at + have, at + want, true) == at + want) {
-        set_bits(used(), at + have, want - have);
+        mark(at + have, want - have, true);
         counters_.resized(have * ChunkSize, want * ChunkSize);
         return p;
       }
@@ -140,7 +143,7 @@ class ChunkAllocator {
 
   void reset() noexcept {
     if (!ready_) return init();
-    if (words_ != 0) std::memset(bitmaps_, 0, 2 * words_ * sizeof(std::uint64_t));
+    if (words_ != 0) std::memset(bitmaps_, 0, words_needed(chunks_) * sizeof(std::uint64_t));
     const std::size_t failed = counters_.failed;
     counters_ = {};
     counters_.failed = failed;
@@ -172,6 +175,8 @@ class ChunkAllocator {
       if ((run_heads & ~s) != 0) return make_error(Errc::corrupt, "chunk: a used run without a block start");
       if (w == words_ - 1 && (chunks_ % 64) != 0 && ((u | s) >> (chunks_ % 64)) != 0)
         return make_error(Errc::corrupt, "chunk: bits set beyond the last chunk");
+      if (((full()[w / 64] >> (w % 64)) & 1) != (u == ~std::uint64_t{0} ? 1u : 0u))
+        return make_error(Errc::corrupt, "chunk: full-word summary out of step");
       used_chunks += static_cast<std::size_t>(popcount(u));
       blocks += static_cast<std::size_t>(popcount(s));
       carry = u >> 63;
@@ -215,13 +220,13 @@ class ChunkAllocator {
     base_ = reinterpret_cast<std::byte*>(first);
     if (!given_bitmaps_.empty()) {
       chunks_ = bytes / ChunkSize;
-      const std::size_t fit = given_bitmaps_.size() / 2 * 64;
-      if (chunks_ > fit) chunks_ = fit;
+      while (chunks_ > 0 && words_needed(chunks_) > given_bitmaps_.size()) chunks_ -= chunks_ % 64 ? chunks_ % 64 : 64;
       bitmaps_ = given_bitmaps_.data();
     } else {
-      // Each chunk costs ChunkSize bytes plus two bits; the bitmaps go at the (8-aligned) end.
+      // Each chunk costs ChunkSize bytes plus a little over two bits; the bitmaps go at the
+      // (8-aligned) end.
       chunks_ = bytes > 64 ? (bytes - 64) * 4 / (4 * ChunkSize + 1) : 0;
-      while (chunks_ > 0 && chunks_ * ChunkSize + 2 * ((chunks_ + 63) / 64) * 8 + 8 > bytes) --chunks_;
+      while (chunks_ > 0 && chunks_ * ChunkSize + words_needed(chunks_) * 8 + 8 > bytes) --chunks_;
       const std::uintptr_t maps = align_up(first + chunks_ * ChunkSize, std::uintptr_t{8});
       bitmaps_ = reinterpret_cast<std::uint64_t*>(maps);
     }
@@ -231,6 +236,35 @@ class ChunkAllocator {
 
   std::uint64_t* used() const noexcept { return bitmaps_; }
   std::uint64_t* starts() const noexcept { return bitmaps_ + words_; }
+  std::uint64_t* full() const noexcept { return bitmaps_ + 2 * words_; }
+
+  // Sets or clears used bits and keeps the full-word summary in step.
+  void mark(std::size_t at, std::size_t n, bool used_now) noexcept {
+    change(used(), at, n, used_now);
+    for (std::size_t w = at / 64; w <= (at + n - 1) / 64; ++w) {
+      const std::uint64_t bit = std::uint64_t{1} << (w % 64);
+      if (used()[w] == ~std::uint64_t{0})
+        full()[w / 64] |= bit;
+      else
+        full()[w / 64] &= ~bit;
+    }
+  }
+  // Calls visit(w) for each word in [first, last] that has a free chunk, in order, until it
+  // returns true; 64 full words are skipped per summary word. Returns whether one did.
+  template <class Visit>
+  bool for_each_open_word(std::size_t first, std::size_t last, Visit&& visit) const noexcept {
+    for (std::size_t s = first / 64; s <= last / 64; ++s) {
+      std::uint64_t open = ~full()[s];
+      if (s == first / 64) open &= ~std::uint64_t{0} << (first % 64);
+      while (open != 0) {
+        const std::size_t w = s * 64 + static_cast<std::size_t>(ctz(open));
+        if (w > last) return false;
+        if (visit(w)) return true;
+        open &= open - 1;
+      }
+    }
+    return false;
+  }
 
   std::size_t chunks_for(std::size_t size) const noexcept {
     if (size > chunks_ * ChunkSize) return 0;
@@ -287,42 +321,48 @@ class ChunkAllocator {
       aligned = 0;
       for (std::size_t b = a.phase % a.step; b < 64; b += a.step) aligned |= std::uint64_t{1} << b;
     }
-    const std::size_t last = (limit - 1) / 64;
-    for (std::size_t w = from / 64; w <= last; ++w) {
+    std::size_t found = kNone;
+    for_each_open_word(from / 64, (limit - 1) / 64, [&](std::size_t w) {
       std::uint64_t f = ~used()[w];
       if (w == from / 64) f &= ~std::uint64_t{0} << (from % 64);
-      if ((f & aligned) == 0) continue;
+      if ((f & aligned) == 0) return false;
       const std::uint64_t next = w + 1 < words_ ? ~used()[w + 1] : 0;
       unsigned __int128 r = (static_cast<unsigned __int128>(next) << 64) | f;
       std::size_t len = 1;
       for (; len * 2 <= n; len *= 2) r &= r >> len;
       if (len < n) r &= r >> (n - len);
       const std::uint64_t starts = static_cast<std::uint64_t>(r) & aligned;
-      if (starts != 0) {
-        const std::size_t i = w * 64 + static_cast<std::size_t>(ctz(starts));
-        return i + n <= limit ? i : kNone;
-      }
-    }
-    return kNone;
+      if (starts == 0) return false;
+      const std::size_t i = w * 64 + static_cast<std::size_t>(ctz(starts));
+      if (i + n <= limit) found = i;
+      return true;
+    });
+    return found;
   }
 
   // n > 64: such a run reaches across a word boundary, so only runs that touch one matter;
   // follow the free run that ends each word and test it as it grows.
   std::size_t find_long_run(std::size_t from, std::size_t limit, std::size_t n, Align a) const noexcept {
-    std::size_t run_start = from;
-    const std::size_t last = (limit - 1) / 64;
-    for (std::size_t w = from / 64; w <= last; ++w) {
+    std::size_t run_start = from, found = kNone;
+    std::size_t expect = from / 64;  // the word after the last one visited
+    for_each_open_word(from / 64, (limit - 1) / 64, [&](std::size_t w) {
+      if (w != expect) run_start = w * 64;  // full words in between ended any run
+      expect = w + 1;
       std::uint64_t f = ~used()[w];
       if (w == from / 64) f |= ~(~std::uint64_t{0} << (from % 64));  // bits before `from`: skip, keep run_start
       const auto low_free = static_cast<std::size_t>(std::countr_one(f));
       const std::size_t run_end = w * 64 + low_free;
       if (run_end > run_start) {
         const std::size_t at = align_index(run_start, a);
-        if (at < run_end && n <= run_end - at) return at + n <= limit ? at : kNone;
+        if (at < run_end && n <= run_end - at) {
+          if (at + n <= limit) found = at;
+          return true;
+        }
       }
       if (low_free != 64) run_start = w * 64 + 64 - static_cast<std::size_t>(std::countl_one(f));
-    }
-    return kNone;
+      return false;
+    });
+    return found;
   }
 
   std::size_t from_freed_runs(std::size_t n, Align a) noexcept {
@@ -380,7 +420,7 @@ class ChunkAllocator {
   }
 
   void claim(std::size_t at, std::size_t n) noexcept {
-    set_bits(used(), at, n);
+    mark(at, n, true);
     set_bits(starts(), at, 1);
     counters_.took(n * ChunkSize);
   }
