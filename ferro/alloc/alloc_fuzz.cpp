@@ -11,15 +11,9 @@
 #include "ferro/alloc/chunk.hpp"
 #include "ferro/alloc/linked_list.hpp"
 #include "ferro/alloc/tlsf.hpp"
+#include "tools/fuzz_input.hpp"
 
 namespace {
-
-struct Input {
-  const std::uint8_t* p;
-  std::size_t n;
-  std::uint8_t byte() { return n ? (--n, *p++) : 0; }
-  std::uint16_t word() { return static_cast<std::uint16_t>(byte() | (byte() << 8)); }
-};
 
 void require(bool ok) {
   if (!ok) __builtin_trap();
@@ -31,7 +25,7 @@ struct Block {
 };
 
 template <class A>
-void drive(Input& in, std::span<std::byte> region) {
+void drive(ferro::FuzzInput& in, std::span<std::byte> region) {
   using ferro::alloc_test::fill;
   using ferro::alloc_test::verify;
   A a(region);
@@ -55,7 +49,7 @@ void drive(Input& in, std::span<std::byte> region) {
     return it;
   };
   // Bounded so one input stays cheap: check() after every step walks the whole region.
-  for (int step = 0; step < 120 && in.n > 0; ++step) {
+  for (int step = 0; step < 120 && !in.empty(); ++step) {
     const std::uint8_t op = in.byte() % 8;
     std::size_t size = in.word();
     if (size > 60000) size = SIZE_MAX - size;                      // now and then, an absurd size
@@ -100,7 +94,7 @@ void drive(Input& in, std::span<std::byte> region) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Input in{data, size};
+  ferro::FuzzInput in(data, size);
   static std::vector<std::byte>* storage = [] {
     auto* v = new std::vector<std::byte>(48 * 1024 + 4096);
     return v;

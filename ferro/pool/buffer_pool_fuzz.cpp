@@ -9,15 +9,9 @@
 #include <vector>
 
 #include "ferro/pool/buffer_pool.hpp"
+#include "tools/fuzz_input.hpp"
 
 namespace {
-
-struct Input {
-  const std::uint8_t* p;
-  std::size_t n;
-  std::uint8_t byte() { return n ? (--n, *p++) : 0; }
-  std::uint16_t word() { return static_cast<std::uint16_t>(byte() | (byte() << 8)); }
-};
 
 struct Live {
   ferro::Slice slice;
@@ -27,11 +21,11 @@ struct Live {
 [[noreturn]] void fail() { std::abort(); }
 
 template <std::size_t Slots>
-void run(Input& in, std::size_t capacity) {
+void run(ferro::FuzzInput& in, std::size_t capacity) {
   auto pool = std::make_unique<ferro::BufferPool<Slots>>(capacity);
   std::vector<Live> live;
   std::uint8_t next_fill = 1;
-  while (in.n > 0) {
+  while (!in.empty()) {
     const std::uint8_t op = in.byte();
     if (op < 100) {  // one message in random chunks
       std::size_t len = in.word() % 3000;
@@ -78,7 +72,7 @@ void run(Input& in, std::size_t capacity) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Input in{data, size};
+  ferro::FuzzInput in(data, size);
   const std::uint8_t kind = in.byte();
   const std::size_t capacity = in.word() % 8192;
   switch (kind % 4) {

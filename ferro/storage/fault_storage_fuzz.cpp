@@ -8,21 +8,11 @@
 
 #include "ferro/storage/fault_storage.hpp"
 #include "ferro/storage/memory_storage.hpp"
-
-namespace {
-
-struct Input {
-  const std::uint8_t* p;
-  std::size_t n;
-  std::uint8_t byte() { return n ? (--n, *p++) : 0; }
-  std::uint16_t word() { return static_cast<std::uint16_t>(byte() | (byte() << 8)); }
-};
-
-}  // namespace
+#include "tools/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ferro;
-  Input in{data, size};
+  ferro::FuzzInput in(data, size);
   std::vector<std::byte> region(256);
   std::vector<std::byte> model(256);
   MemoryStorage mem(region);
@@ -33,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   plan.torn = static_cast<FaultPlan::Torn>(in.byte() % 3);
   plan.seed = in.word();
   FaultStorage fs(mem, plan);
-  while (in.n > 0) {
+  while (!in.empty()) {
     const auto op = in.byte() % 4;
     const std::uint64_t off = in.byte() + (in.byte() & 1 ? 200 : 0);
     const std::size_t len = in.byte() % 64;
