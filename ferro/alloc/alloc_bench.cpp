@@ -8,6 +8,10 @@
 //   small_random     random allocate/free with small, skewed sizes: operations per second.
 //   efficiency       live requested bytes / region size at the first failed allocation.
 //   worst_case       explicit worst cases per allocator (tlsf-bsd style).
+// seed_workload and worst_case replay their deterministic operation sequence R times and record,
+// beside the first pass, the per-operation minimum over the replays (options stat=replay-min):
+// interrupts and preemption land in single timed operations on a shared machine; the minimum
+// leaves the allocator's own cost.
 //   synchronized     Synchronized<TlsfAllocator> with SpinLock vs std::mutex, 1 and 2 threads.
 #include <dlfcn.h>
 #if FERRO_HAVE_JEMALLOC
@@ -152,13 +156,22 @@ struct Block {
   std::size_t size, align;
 };
 
+// One pass of the seed workload: every timed operation in order, with the fill level it started
+// at. The workload is deterministic for a seed (a region allocator over the same region makes
+// the same choices), so every replay times the same operations in the same order.
+struct SeedPass {
+  std::vector<double> alloc_ns, free_ns;
+  std::vector<std::uint8_t> alloc_level, free_level;
+  std::size_t allocations = 0, failures = 0;
+  double final_fill = 0;
+};
+
 template <class A>
-void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>& ops, std::size_t region_bytes,
-                   bool measured, std::size_t max_failures) {
-  std::vector<double> alloc_all, free_all, alloc_by[3], free_by[3];
+SeedPass seed_pass(A& a, const std::vector<Op>& ops, std::size_t region_bytes, std::size_t max_failures) {
+  SeedPass out;
   std::deque<Block> live;
-  std::size_t live_bytes = 0, failures = 0, allocations = 0;
-  auto level = [&] {
+  std::size_t live_bytes = 0;
+  auto level = [&]() -> std::uint8_t {
     const double fill = static_cast<double>(live_bytes) / static_cast<double>(region_bytes);
     return fill < 0.5 ? 0 : fill < 0.9 ? 1 : 2;
   };
@@ -166,17 +179,15 @@ void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>&
   // full and failed searches (a full scan) are timed too. A region allocator's run ends after
   // max_failures failed attempts; a malloc never fails, so its run ends at 99 % of the region.
   for (const Op& op : ops) {
-    const int lv = level();
+    out.alloc_level.push_back(level());
     const auto t0 = Tsc::begin();
     void* p = a.allocate(op.size, op.align);
     const auto t1 = Tsc::end();
-    const double ns = Tsc::to_ns(t1 - t0);
-    alloc_all.push_back(ns);
-    alloc_by[lv].push_back(ns);
+    out.alloc_ns.push_back(Tsc::to_ns(t1 - t0));
     if (p == nullptr) {
-      if (++failures >= max_failures) break;
+      if (++out.failures >= max_failures) break;
     } else {
-      ++allocations;
+      ++out.allocations;
       static_cast<volatile char*>(p)[0] = 1;  // the block is used, as a program would
       live.push_back({p, op.size, op.align});
       live_bytes += op.size;
@@ -186,37 +197,75 @@ void seed_workload(Recorder& rec, const char* name, A& a, const std::vector<Op>&
       for (int k = 0; k < 7 && !live.empty(); ++k) {
         const Block b = live.front();
         live.pop_front();
-        const int flv = level();
+        out.free_level.push_back(level());
         const auto f0 = Tsc::begin();
         a.deallocate(b.p, b.size, b.align);
         const auto f1 = Tsc::end();
         live_bytes -= b.size;
-        free_all.push_back(Tsc::to_ns(f1 - f0));
-        free_by[flv].push_back(free_all.back());
+        out.free_ns.push_back(Tsc::to_ns(f1 - f0));
       }
     }
   }
-  const double final_fill = static_cast<double>(live_bytes) / static_cast<double>(region_bytes);
+  out.final_fill = static_cast<double>(live_bytes) / static_cast<double>(region_bytes);
   for (const Block& b : live) a.deallocate(b.p, b.size, b.align);
-  if (!measured) return;
-  const Fields extra = {{"attempts", static_cast<std::int64_t>(alloc_all.size())},
-                        {"allocations", static_cast<std::int64_t>(allocations)},
-                        {"failures", static_cast<std::int64_t>(failures)},
-                        {"final_fill", final_fill}};
+  return out;
+}
+
+// Keeps, per operation index, the fastest of the replays. An interrupt or a preemption lands in
+// one replay of an operation, almost never in all of them, so the minimum is the operation's own
+// cost (cache and TLB state included, since every replay starts from the same state).
+void keep_min(std::vector<double>& into, const std::vector<double>& from, const char* name) {
+  if (from.size() != into.size())
+    std::printf("%s: a replay timed %zu operations, the first %zu; comparing the common prefix\n", name, from.size(),
+                into.size());
+  into.resize(std::min(into.size(), from.size()));
+  for (std::size_t i = 0; i < into.size(); ++i) into[i] = std::min(into[i], from[i]);
+}
+
+void record_seed(Recorder& rec, const char* name, const SeedPass& pass, std::size_t region_bytes, const Fields& stat) {
+  const Fields extra = {{"attempts", static_cast<std::int64_t>(pass.alloc_ns.size())},
+                        {"allocations", static_cast<std::int64_t>(pass.allocations)},
+                        {"failures", static_cast<std::int64_t>(pass.failures)},
+                        {"final_fill", pass.final_fill}};
   const std::int64_t mib = static_cast<std::int64_t>(region_bytes >> 20);
-  rec.latency("seed_workload", name, {{"op", "allocate"}, {"fill", "all"}, {"region_mib", mib}}, "ns", alloc_all,
-              extra);
-  rec.latency("seed_workload", name, {{"op", "deallocate"}, {"fill", "all"}, {"region_mib", mib}}, "ns", free_all,
-              extra);
-  const char* levels[3] = {"<50%", "50-90%", ">90%"};
-  for (int lv = 0; lv < 3; ++lv) {
-    if (!alloc_by[lv].empty())
-      rec.latency("seed_workload", name, {{"op", "allocate"}, {"fill", levels[lv]}, {"region_mib", mib}}, "ns",
-                  alloc_by[lv]);
-    if (!free_by[lv].empty())
-      rec.latency("seed_workload", name, {{"op", "deallocate"}, {"fill", levels[lv]}, {"region_mib", mib}}, "ns",
-                  free_by[lv]);
+  const char* levels[4] = {"<50%", "50-90%", ">90%", "all"};
+  for (int lv : {3, 0, 1, 2}) {
+    for (int is_free = 0; is_free < 2; ++is_free) {
+      const auto& ns = is_free ? pass.free_ns : pass.alloc_ns;
+      const auto& at = is_free ? pass.free_level : pass.alloc_level;
+      std::vector<double> samples;
+      for (std::size_t i = 0; i < ns.size(); ++i)
+        if (lv == 3 || at[i] == lv) samples.push_back(ns[i]);
+      if (samples.empty()) continue;
+      Fields options = {{"op", is_free ? "deallocate" : "allocate"}, {"fill", levels[lv]}, {"region_mib", mib}};
+      options.insert(options.end(), stat.begin(), stat.end());
+      rec.latency("seed_workload", name, options, "ns", samples, lv == 3 ? extra : Fields{});
+    }
   }
+}
+
+// Runs the seed workload `replays` times, each on a fresh allocator from `make` (same region,
+// same operations), and records the first pass as it was (what a user's thread sees, interrupts
+// included) and the per-operation minimum over all passes (the allocator's own cost).
+template <class Make>
+void seed_workload(Recorder& rec, const char* name, Make make, const std::vector<Op>& ops, std::size_t region_bytes,
+                   std::size_t max_failures, int replays) {
+  SeedPass first, mins;
+  for (int r = 0; r < replays; ++r) {
+    auto a = make();
+    SeedPass pass = seed_pass(*a, ops, region_bytes, max_failures);
+    if (r == 0) {
+      first = pass;
+      mins = std::move(pass);
+      continue;
+    }
+    keep_min(mins.alloc_ns, pass.alloc_ns, name);
+    keep_min(mins.free_ns, pass.free_ns, name);
+    mins.alloc_level.resize(mins.alloc_ns.size());
+    mins.free_level.resize(mins.free_ns.size());
+  }
+  record_seed(rec, name, first, region_bytes, {});
+  record_seed(rec, name, mins, region_bytes, {{"stat", "replay-min"}, {"R", static_cast<std::int64_t>(replays)}});
 }
 
 // ---- 2. small skewed sizes: throughput ------------------------------------------------------
@@ -296,37 +345,58 @@ void efficiency(Recorder& rec, const char* name, std::size_t region_bytes, int r
 }
 
 // ---- 4. worst cases ------------------------------------------------------------------------
-template <class Setup, class Timed>
-void time_case(Recorder& rec, const char* name, const char* what, int reps, Setup setup, Timed timed) {
-  std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(reps));
-  for (int i = 0; i < reps; ++i) {
-    setup();
-    const auto t0 = Tsc::begin();
-    timed();
-    const auto t1 = Tsc::end();
-    samples.push_back(Tsc::to_ns(t1 - t0));
+// Times `timed` reps times (after an untimed `setup` each), and replays that whole sequence
+// `replays` times from the state `prepare` restores: the first pass is recorded as it was, and
+// the per-repetition minimum over the passes as `stat=replay-min`.
+template <class Prepare, class Setup, class Timed>
+void time_case(Recorder& rec, const char* name, const char* what, int reps, int replays, Prepare prepare, Setup setup,
+               Timed timed) {
+  std::vector<double> first, mins;
+  for (int r = 0; r < replays; ++r) {
+    prepare();
+    std::vector<double> samples;
+    samples.reserve(static_cast<std::size_t>(reps));
+    for (int i = 0; i < reps; ++i) {
+      setup();
+      const auto t0 = Tsc::begin();
+      timed();
+      const auto t1 = Tsc::end();
+      samples.push_back(Tsc::to_ns(t1 - t0));
+    }
+    if (r == 0) {
+      first = samples;
+      mins = std::move(samples);
+    } else {
+      keep_min(mins, samples, name);
+    }
   }
-  rec.latency("worst_case", name, {{"case", what}}, "ns", samples);
+  rec.latency("worst_case", name, {{"case", what}}, "ns", first);
+  rec.latency("worst_case", name, {{"case", what}, {"stat", "replay-min"}, {"R", static_cast<std::int64_t>(replays)}},
+              "ns", mins);
 }
 
-void worst_cases(Recorder& rec, int reps) {
+void worst_cases(Recorder& rec, int reps, int replays) {
   constexpr std::size_t kBytes = 64 << 20;
+  const auto nothing = [] {};
   {  // TLSF: a small request split off one huge free block, and its free merging back
     TlsfAllocator t(region(kBytes));
     void* p = nullptr;
+    const auto fresh = [&] {
+      t.reset();
+      p = nullptr;
+    };
     time_case(
-        rec, "ferro::TlsfAllocator", "allocate 16 B from one 64 MiB free block", reps,
+        rec, "ferro::TlsfAllocator", "allocate 16 B from one 64 MiB free block", reps, replays, fresh,
         [&] {
           if (p) t.deallocate(p);
         },
         [&] { p = t.allocate(16, 16); });
     time_case(
-        rec, "ferro::TlsfAllocator", "free merging into one 64 MiB free block", reps, [&] { p = t.allocate(16, 16); },
-        [&] { t.deallocate(p); });
+        rec, "ferro::TlsfAllocator", "free merging into one 64 MiB free block", reps, replays, fresh,
+        [&] { p = t.allocate(16, 16); }, [&] { t.deallocate(p); });
     void *x = nullptr, *y = nullptr, *z = nullptr, *guard = nullptr;
     time_case(
-        rec, "ferro::TlsfAllocator", "free between two free neighbours", reps,
+        rec, "ferro::TlsfAllocator", "free between two free neighbours", reps, replays, nothing,
         [&] {
           t.reset();
           x = t.allocate(1000, 16);
@@ -339,8 +409,8 @@ void worst_cases(Recorder& rec, int reps) {
         [&] { t.deallocate(y); });
     (void)guard;
     time_case(
-        rec, "ferro::TlsfAllocator", "allocate 4096-aligned (search with slack)", reps, [&] { t.reset(); },
-        [&] { p = t.allocate(100, 4096); });
+        rec, "ferro::TlsfAllocator", "allocate 4096-aligned (search with slack)", reps, replays, nothing,
+        [&] { t.reset(); }, [&] { p = t.allocate(100, 4096); });
   }
   {  // Chunk vs bitwise reference: a full heap with every other chunk free, asking for 2 chunks
     auto r = region(kBytes);
@@ -354,25 +424,28 @@ void worst_cases(Recorder& rec, int reps) {
     }
     for (std::size_t i = 0; i < got.size(); i += 2) ref.deallocate(r.data() + i * 256, 256, 1);
     const int few = reps < 50 ? reps : 50;
-    time_case(
-        rec, "ferro::ChunkAllocator<256>", "failing 2-chunk request, 64 MiB, every other chunk free", reps, [] {},
-        [&] { do_not_optimize(c.allocate(512, 1)); });
-    time_case(
-        rec, "reference chunk (bitwise)", "failing 2-chunk request, 64 MiB, every other chunk free", few, [] {},
-        [&] { do_not_optimize(ref.allocate(512, 1)); });
+    // A failing request changes nothing, so every repetition and replay starts from this state.
+    time_case(rec, "ferro::ChunkAllocator<256>", "failing 2-chunk request, 64 MiB, every other chunk free", reps,
+              replays, nothing, nothing, [&] { do_not_optimize(c.allocate(512, 1)); });
+    time_case(rec, "reference chunk (bitwise)", "failing 2-chunk request, 64 MiB, every other chunk free", few, replays,
+              nothing, nothing, [&] { do_not_optimize(ref.allocate(512, 1)); });
   }
   {  // Buddy: the smallest block split off the top order, and the free that merges all the way up
     BuddyAllocator b(region(kBytes));
     void* p = nullptr;
+    const auto fresh = [&] {
+      b.reset();
+      p = nullptr;
+    };
     time_case(
-        rec, "ferro::BuddyAllocator", "allocate 16 B from the top order", reps,
+        rec, "ferro::BuddyAllocator", "allocate 16 B from the top order", reps, replays, fresh,
         [&] {
           if (p) b.deallocate(p);
         },
         [&] { p = b.allocate(16, 16); });
     time_case(
-        rec, "ferro::BuddyAllocator", "free merging up to the top order", reps, [&] { p = b.allocate(16, 16); },
-        [&] { b.deallocate(p); });
+        rec, "ferro::BuddyAllocator", "free merging up to the top order", reps, replays, fresh,
+        [&] { p = b.allocate(16, 16); }, [&] { b.deallocate(p); });
   }
   {  // Linked list: 20000 small holes in front of the one place the request fits
     LinkedListAllocator l(region(kBytes));
@@ -380,8 +453,10 @@ void worst_cases(Recorder& rec, int reps) {
     for (int i = 0; i < 40000; ++i) got.push_back(l.allocate(48, 16));
     for (std::size_t i = 0; i < got.size(); i += 2) l.deallocate(got[i]);
     void* p = nullptr;
+    // Freeing the 4096-byte block merges it back into the tail, so each setup restores the holes.
     time_case(
-        rec, "ferro::LinkedListAllocator", "allocate past 20000 small free blocks", reps < 200 ? reps : 200,
+        rec, "ferro::LinkedListAllocator", "allocate past 20000 small free blocks", reps < 200 ? reps : 200, replays,
+        nothing,
         [&] {
           if (p) l.deallocate(p);
         },
@@ -440,29 +515,31 @@ int main(int argc, char** argv) {
   std::printf("jemalloc not found at configure time: left out\n");
 #endif
 
+  // Replays of each timed sequence, for the per-operation minimum (see keep_min).
+  const int replays = cfg.scale(5, 3);
   if (cfg.wants("seed_workload")) {
     const std::size_t bytes = cfg.scale<std::size_t>(160u << 20, 16u << 20);
     const auto ops = seed_ops(cfg.scale<std::size_t>(400000, 100000), 2024);
     const std::size_t max_failures = cfg.scale<std::size_t>(2000, 300);
     auto run_region = [&]<class A>(const char* name) {
-      auto a = Over<A>::make(region(bytes));
-      seed_workload(rec, name, *a, ops, bytes, true, max_failures);
+      seed_workload(
+          rec, name, [&] { return Over<A>::make(region(bytes)); }, ops, bytes, max_failures, replays);
     };
     each_region_subject(run_region);
-    {
-      BitwiseChunkReference<256> ref(region(bytes));
-      seed_workload(rec, "reference chunk (bitwise)", ref, ops, bytes, true, max_failures);
-    }
-    // The mallocs get one unmeasured pass first, so their page faults are not timed either.
-    seed_workload(rec, "glibc malloc", glibc, ops, bytes, false, max_failures);
-    seed_workload(rec, "glibc malloc", glibc, ops, bytes, true, max_failures);
-    if (mi) {
-      seed_workload(rec, "mimalloc", *mi, ops, bytes, false, max_failures);
-      seed_workload(rec, "mimalloc", *mi, ops, bytes, true, max_failures);
-    }
+    seed_workload(
+        rec, "reference chunk (bitwise)", [&] { return std::make_unique<BitwiseChunkReference<256>>(region(bytes)); },
+        ops, bytes, max_failures, replays);
+    // The mallocs cannot be reset: each gets one unmeasured pass first, so its page faults are
+    // not timed either, and every replay then runs on the same warmed heap.
+    auto run_malloc = [&](const char* name, auto* m) {
+      seed_pass(*m, ops, bytes, max_failures);
+      seed_workload(
+          rec, name, [m] { return m; }, ops, bytes, max_failures, replays);
+    };
+    run_malloc("glibc malloc", &glibc);
+    if (mi) run_malloc("mimalloc", mi);
 #if FERRO_HAVE_JEMALLOC
-    seed_workload(rec, "jemalloc", je, ops, bytes, false, max_failures);
-    seed_workload(rec, "jemalloc", je, ops, bytes, true, max_failures);
+    run_malloc("jemalloc", &je);
 #endif
   }
 
@@ -487,7 +564,7 @@ int main(int argc, char** argv) {
     each_region_subject(run_region);
   }
 
-  if (cfg.wants("worst_case")) worst_cases(rec, cfg.scale(20000, 2000));
+  if (cfg.wants("worst_case")) worst_cases(rec, cfg.scale(20000, 2000), replays);
 
   if (cfg.wants("synchronized")) {
     const std::size_t ops = cfg.scale<std::size_t>(2000000, 200000);
