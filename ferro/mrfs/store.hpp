@@ -366,56 +366,84 @@ class Store {
 
   static bool live(const Slot& s) noexcept { return !s.tombstone || s.older > 0; }
 
-  // Builds the index from what the flash holds: every 32-byte boundary that is not inside a
-  // complete entry is tried as a header, so an entry written after a torn one is still found.
+  // One step of the scan path at a 32-byte boundary `o`: a header that checks claims its whole
+  // declared extent (to `end`, clamped to the flash) whether or not its body is complete, so
+  // bytes inside a file's data are never read as entries; anything else is stepped over in
+  // 32-byte blocks. Writers keep every new entry out of all claimed extents, so each one is on
+  // this path.
+  struct Step {
+    std::uint64_t end = 0;
+    std::optional<Header> header;
+  };
+  static Step step(const Flash& flash, std::uint64_t o) noexcept {
+    const std::uint64_t size = flash.size();
+    if (o + kHeaderSize <= size) {
+      if (auto h = decode_header(flash.view().subspan(o, kHeaderSize))) {
+        return {std::min<std::uint64_t>(o + *entry_span(h->size), size), h};
+      }
+    }
+    return {std::min<std::uint64_t>(o + kAlign, size), std::nullopt};
+  }
+
+  static bool complete(const Flash& flash, std::uint64_t o, const Step& s) noexcept {
+    const std::uint64_t body = kHeaderSize + std::uint64_t{s.header->size};
+    const auto view = flash.view();
+    return range_fits(o, body + kCrcSize, flash.size()) &&
+           crc32(view.subspan(o, body)) == load_u32(view.data() + o + body);
+  }
+
+  // Builds the index from what the flash holds, walking the scan path from offset 0.
   static Status scan(const Flash& flash, Index& idx, MountReport* r) noexcept {
     idx = Index{};
     const auto view = flash.view();
-    const std::uint64_t size = flash.size();
-    std::uint64_t last_used = 0;   // one past the last byte that is not erased
-    std::uint64_t last_entry = 0;  // one past the last complete entry
-    std::uint64_t o = 0;
+    const std::uint64_t size = flash.size(), seg = flash.segment_size();
+    std::uint64_t used = 0;         // one past the last claimed extent or byte that is not erased
+    std::uint64_t erased_from = 0;  // start of the run of erased blocks outside extents
+    std::uint32_t erased_segs = 0;  // wholly erased segments in that run since the last entry
     std::uint64_t garbage_seg = ~std::uint64_t{0};
-    while (o < size) {
-      if (o + kHeaderSize + kCrcSize <= size) {
-        if (auto h = decode_header(view.subspan(o, kHeaderSize))) {
-          const std::uint64_t body = kHeaderSize + std::uint64_t{h->size};
-          if (range_fits(o, body + kCrcSize, size) &&
-              crc32(view.subspan(o, body)) == load_u32(view.data() + o + body)) {
-            const std::uint64_t span = *entry_span(h->size);
-            if (!idx.add(flash, o, *h, static_cast<std::uint32_t>(span))) {
-              return make_error(Errc::corrupt, "more file names on the flash than the store's index holds");
-            }
-            if (r) ++r->entries;
-            last_used = o + body + kCrcSize;
-            last_entry = last_used;
-            o += span;
-            continue;
-          }
-          if (r) ++r->torn_entries;
+    auto garbage = [&](std::uint64_t lo, std::uint64_t hi) {
+      bool any = false;
+      for (std::uint64_t i = lo; i < hi; ++i) {
+        if (view[i] == std::byte{0xFF}) continue;
+        any = true;
+        used = std::max(used, i + 1);
+        if (!r) continue;
+        ++r->garbage_bytes;
+        if (i / seg != garbage_seg) {
+          garbage_seg = i / seg;
+          ++r->garbage_segments;
         }
       }
-      const std::uint64_t n = std::min<std::uint64_t>(kAlign, size - o);
-      for (std::uint64_t i = 0; i < n; ++i) {
-        if (view[o + i] != std::byte{0xFF}) {
-          last_used = o + i + 1;
-          if (r) {
-            ++r->garbage_bytes;
-            if ((o + i) / flash.segment_size() != garbage_seg) {
-              garbage_seg = (o + i) / flash.segment_size();
-              ++r->garbage_segments;
-            }
-          }
+      return any;
+    };
+    for (std::uint64_t o = 0; o < size;) {
+      const Step s = step(flash, o);
+      if (s.header && complete(flash, o, s)) {
+        if (!idx.add(flash, o, *s.header, static_cast<std::uint32_t>(s.end - o))) {
+          return make_error(Errc::corrupt, "more file names on the flash than the store's index holds");
         }
+        if (r) {
+          ++r->entries;
+          r->erased_holes += erased_segs;  // erased segments below an entry: a compaction's window
+        }
+        erased_segs = 0;
+        used = std::max(used, s.end);
+        erased_from = s.end;
+      } else if (s.header) {
+        // Torn: its extent stays claimed (nothing is written into it) until compaction erases it.
+        if (r) ++r->torn_entries;
+        garbage(o, s.end);
+        used = std::max(used, s.end);
+        erased_from = s.end;
+      } else if (garbage(o, s.end)) {
+        erased_from = s.end;
+      } else if (s.end % seg == 0 && s.end - erased_from >= seg) {
+        ++erased_segs;
       }
-      o += n;
+      o = s.end;
     }
-    idx.log_end = align_up<std::uint64_t>(last_used, kAlign);
+    idx.log_end = align_up<std::uint64_t>(used, kAlign);
     if (r) {
-      const std::uint64_t seg = flash.segment_size();
-      for (std::uint64_t s = 0; (s + 1) * seg <= last_entry; ++s) {
-        if (is_erased(flash, s * seg, seg)) ++r->erased_holes;
-      }
       for (std::size_t i = 0; i < idx.count; ++i) {
         const Slot& s = idx.slots[i];
         r->stale += s.older;
@@ -551,13 +579,28 @@ class Store {
   // Erases a segment that holds no live entry. Only dead tombstones can be indexed there: their
   // slots go. Older-version counts of names with dead entries in it are left high until the
   // rescan that ends every compaction; high counts only keep tombstones a little longer.
+  //
+  //
+  // Entries inside a file's data must never surface, yet an erase removes headers that make the
+  // scan skip that data: of an entry reaching out of the segment, or, if the erase is cut, of
+  // one inside it. So first every entry touching the segment is defused (while its header still
+  // claims its bytes), and the header of one reaching in from below is zeroed: it would claim
+  // the erased bytes.
   Status erase(std::uint32_t segment) noexcept {
+    const std::uint64_t lo = std::uint64_t{segment} * flash_->segment_size(), hi = lo + flash_->segment_size();
+    for (std::uint64_t o = path_point_below(lo); o < hi;) {
+      const Step s = step(*flash_, o);
+      if (s.header && s.end > lo) {
+        FERRO_TRY(defuse(o + kHeaderSize, s.end));
+        if (o < lo) FERRO_TRY(zero(o, kHeaderSize));
+      }
+      o = s.end;
+    }
     if (auto s = flash_->erase(segment); !s) {
       failed_ = s.error();
       return s;
     }
     ++counters_.erases;
-    const std::uint64_t lo = std::uint64_t{segment} * flash_->segment_size(), hi = lo + flash_->segment_size();
     for (std::size_t i = 0; i < index_.count;) {
       const Slot& s = index_.slots[i];
       if (s.offset < hi && s.offset + s.span > lo) {
@@ -590,19 +633,32 @@ class Store {
     return best;
   }
 
-  // An indexed entry (the newest of its name) overlapping [lo, hi). Stale entries do not count:
-  // programming into their erased-looking bytes only breaks their CRC, and they are dead.
-  const Slot* indexed_overlapping(std::uint64_t lo, std::uint64_t hi) const noexcept {
+  // A point of the scan path at or below `lo`: the start, or an indexed entry (found by a scan
+  // or written where nothing claimed the bytes).
+  std::uint64_t path_point_below(std::uint64_t lo) const noexcept {
+    std::uint64_t best = 0;
     for (std::size_t i = 0; i < index_.count; ++i) {
-      const Slot& s = index_.slots[i];
-      if (s.offset < hi && s.offset + s.span > lo) return &s;
+      if (index_.slots[i].offset <= lo) best = std::max(best, index_.slots[i].offset);
     }
-    return nullptr;
+    return best;
   }
 
-  // Free space is erased and outside every indexed entry: file data may itself be all 0xFF.
+  // The end of the first extent claimed by a header (complete entry, stale or torn) that
+  // overlaps [lo, hi), if any.
+  std::optional<std::uint64_t> claimed_overlapping(std::uint64_t lo, std::uint64_t hi) const noexcept {
+    for (std::uint64_t o = path_point_below(lo); o < hi;) {
+      const Step s = step(*flash_, o);
+      if (s.header && s.end > lo) return s.end;
+      o = s.end;
+    }
+    return std::nullopt;
+  }
+
+  // Free space is erased and claimed by no header: file data may itself be all 0xFF, and a torn
+  // or stale entry's erased-looking bytes are skipped by the scan, so nothing may go there.
   bool is_free(std::uint64_t offset, std::uint64_t length) const noexcept {
-    return indexed_overlapping(offset, offset + length) == nullptr && is_erased(*flash_, offset, length);
+    if (length == 0) return true;
+    return !claimed_overlapping(offset, offset + length) && is_erased(*flash_, offset, length);
   }
 
   // The lowest 32-byte boundary at or above `from` followed by `span` free bytes.
@@ -610,8 +666,8 @@ class Store {
     const std::byte* v = flash_->view().data();
     std::uint64_t o = align_up<std::uint64_t>(from, kAlign);
     while (range_fits(o, span, flash_->size())) {
-      if (const Slot* s = indexed_overlapping(o, o + span)) {
-        o = s->offset + s->span;
+      if (const auto end = claimed_overlapping(o, o + span)) {
+        o = *end;
         continue;
       }
       std::uint64_t i = 0;
@@ -620,6 +676,26 @@ class Store {
       o = align_up<std::uint64_t>(o + i + 1, kAlign);
     }
     return std::nullopt;
+  }
+
+  // Zeroes every 32-byte block of [lo, hi) that begins with the magic: no header can then be
+  // read anywhere in that range, whatever else its bytes hold. Programs only clear bits, so this
+  // works on written bytes; outside files holding MRFS images it programs nothing.
+  Status defuse(std::uint64_t lo, std::uint64_t hi) noexcept {
+    for (std::uint64_t b = lo; b < hi; b += kAlign) {
+      if (load_u32(flash_->view().data() + b) == kMagic) FERRO_TRY(zero(b, kAlign));
+    }
+    return ok();
+  }
+
+  Status zero(std::uint64_t offset, std::uint64_t length) noexcept {
+    static constexpr std::byte zeros[kHeaderSize] = {};
+    if (auto s = flash_->program(offset, std::span<const std::byte>(zeros, length)); !s) {
+      failed_ = s.error();
+      return s;
+    }
+    counters_.bytes_programmed += length;
+    return ok();
   }
 
   // Erases, up front, every segment that holds no live entry but is not erased: dead versions,
