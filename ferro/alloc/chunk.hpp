@@ -23,6 +23,24 @@
 
 namespace ferro {
 
+namespace detail {
+// The two bitmap words that find_short_run shifts as one, where the target has no __int128
+// (32-bit Cortex-M). Shifts are by 1..64 bits.
+struct Bits128 {
+  std::uint64_t lo, hi;
+  constexpr Bits128 operator>>(std::size_t k) const noexcept {
+    if (k >= 64) return {hi >> (k - 64), 0};
+    return {(lo >> k) | (hi << (64 - k)), hi >> k};
+  }
+  constexpr Bits128& operator&=(Bits128 o) noexcept {
+    lo &= o.lo;
+    hi &= o.hi;
+    return *this;
+  }
+  constexpr explicit operator std::uint64_t() const noexcept { return lo; }
+};
+}  // namespace detail
+
 // Region and bitmaps sized at compile time, page-aligned: the seed's heap!/heap_bitmap!.
 template <std::size_t Chunks, std::size_t ChunkSize = 256>
 struct StaticHeap {
@@ -327,7 +345,11 @@ class ChunkAllocator {
       if (w == from / 64) f &= ~std::uint64_t{0} << (from % 64);
       if ((f & aligned) == 0) return false;
       const std::uint64_t next = w + 1 < words_ ? ~used()[w + 1] : 0;
+#if defined(__SIZEOF_INT128__)
       unsigned __int128 r = (static_cast<unsigned __int128>(next) << 64) | f;
+#else
+      detail::Bits128 r{f, next};
+#endif
       std::size_t len = 1;
       for (; len * 2 <= n; len *= 2) r &= r >> len;
       if (len < n) r &= r >> (n - len);

@@ -38,9 +38,7 @@ class Rng {
 
   // Uniform in [0, bound) for bound > 0 (Lemire's multiply-shift; the tiny bias is irrelevant
   // for tests and workloads).
-  constexpr std::uint64_t below(std::uint64_t bound) noexcept {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>((*this)()) * bound) >> 64);
-  }
+  constexpr std::uint64_t below(std::uint64_t bound) noexcept { return mul_high((*this)(), bound); }
 
   // Uniform in [lo, hi], inclusive.
   constexpr std::uint64_t between(std::uint64_t lo, std::uint64_t hi) noexcept { return lo + below(hi - lo + 1); }
@@ -49,6 +47,18 @@ class Rng {
   constexpr bool chance(std::uint64_t num, std::uint64_t den) noexcept { return below(den) < num; }
 
  private:
+  // The high half of the 128-bit product. 32-bit targets (Cortex-M) have no __int128; the
+  // schoolbook form gives the same bits, so a seed draws the same numbers everywhere.
+  static constexpr std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) noexcept {
+#if defined(__SIZEOF_INT128__)
+    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
+#else
+    const std::uint64_t a_lo = a & 0xFFFFFFFFu, a_hi = a >> 32, b_lo = b & 0xFFFFFFFFu, b_hi = b >> 32;
+    const std::uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi;
+    const std::uint64_t mid = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
+    return a_hi * b_hi + (hi_lo >> 32) + (mid >> 32);
+#endif
+  }
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
   std::uint64_t s_[4]{};
 };
