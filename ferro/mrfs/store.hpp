@@ -2,12 +2,15 @@
 // readable in place, surviving a power cut at any program or erase.
 //
 // Entries (format.hpp) are appended at the log end, the first 32-byte boundary after the last
-// byte that is not erased, so nothing is ever programmed over a torn write. The newest complete
-// entry of a name (highest sequence number) wins; remove() appends a tombstone. When the top of
-// the flash runs low, compact() slides every live entry down to the low end, segment by segment
-// (see compact()), and erases what is left above it. The RAM index holds one slot per name and
-// is rebuilt from flash by a scan at mount and at the end of every compaction: the flash is the
-// only truth.
+// byte that is not erased and after every extent a header claims, so nothing is ever programmed
+// over a torn write. A header that checks claims its whole declared extent, complete or torn:
+// the scan never reads headers inside it, so a file whose data holds MRFS entries never shows
+// them, and before an erase takes such a header away its data is defused (see erase()).
+//
+// The newest complete entry of a name (highest sequence number) wins; remove() appends a
+// tombstone. When the top of the flash runs low, compact() slides every live entry down to the
+// low end, segment by segment (see compact()), and erases what is left above it. The RAM index holds one slot per name
+// and is rebuilt from flash by a scan at mount and at the end of every compaction: the flash is the only truth.
 //
 // Power-loss rules: an entry counts only when its CRC checks; an entry is copied (with a new,
 // higher sequence number and the "moved" flag) before any segment holding it is erased; a
@@ -579,7 +582,6 @@ class Store {
   // Erases a segment that holds no live entry. Only dead tombstones can be indexed there: their
   // slots go. Older-version counts of names with dead entries in it are left high until the
   // rescan that ends every compaction; high counts only keep tombstones a little longer.
-  //
   //
   // Entries inside a file's data must never surface, yet an erase removes headers that make the
   // scan skip that data: of an entry reaching out of the segment, or, if the erase is cut, of

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -250,6 +251,41 @@ TEST(MrfsStore, StepsOverTornBytesInsteadOfProgrammingThem) {
   ASSERT_TRUE(s.put("b", bytes("second"), 0));
   EXPECT_EQ(s.find("b")->offset(), 128u);
   EXPECT_EQ(text(s.find("a")->data()), "first");
+}
+
+// A torn entry whose header checks claims its whole declared extent, erased tail included: the
+// next entry goes after it (so the scan, which skips the extent, finds it), and the erased
+// segment inside it is no compaction window.
+TEST(MrfsStore, TornEntryClaimsItsDeclaredExtent) {
+  Flash f;
+  {
+    auto s = mount_ok(f);
+    ASSERT_TRUE(s.put("a", bytes("first"), 0));
+  }
+  Header h;
+  h.seq = 2;
+  h.size = 2500;
+  h.name_len = 4;
+  std::memcpy(h.name, "torn", 4);
+  std::byte head[kHeaderSize];
+  encode_header(h, head);
+  ASSERT_TRUE(f.program(96, head));  // the cut came right after the header
+  const std::uint64_t end = 96 + *entry_span(2500);
+  MountReport r;
+  auto s = mount_ok(f, &r);
+  EXPECT_EQ(r.torn_entries, 1u);
+  EXPECT_EQ(r.erased_holes, 0u);
+  EXPECT_FALSE(r.compaction_interrupted);
+  EXPECT_EQ(s.stat().log_end, end);
+  ASSERT_TRUE(s.put("b", bytes("second"), 0));
+  EXPECT_EQ(s.find("b")->offset(), end);
+  auto again = mount_ok(f);
+  EXPECT_EQ(text(again.find("b")->data()), "second");
+  EXPECT_FALSE(again.find("torn"));
+  ASSERT_TRUE(again.compact());  // erases the torn entry with its segment
+  EXPECT_EQ(again.stat().log_end, 192u);
+  EXPECT_EQ(text(again.find("a")->data()), "first");
+  EXPECT_EQ(text(again.find("b")->data()), "second");
 }
 
 TEST(MrfsStore, StatCountsProgramsAndErases) {
