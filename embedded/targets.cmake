@@ -19,3 +19,6 @@ target_link_options(ferro_embedded_test PRIVATE
   -T${FERRO_EMBEDDED_DIR}/mps2_an385.ld -nostartfiles --specs=nano.specs --specs=nosys.specs
   -Wl,-Map=${CMAKE_CURRENT_BINARY_DIR}/ferro_embedded_test.map)
 set_target_properties(ferro_embedded_test PROPERTIES LINK_DEPENDS ${FERRO_EMBEDDED_DIR}/mps2_an385.ld)
+add_custom_command(TARGET ferro_embedded_test POST_BUILD
+  COMMAND ${FERRO_EMBEDDED_DIR}/check_no_heap.sh $<TARGET_FILE:ferro_embedded_test>
+  VERBATIM)
