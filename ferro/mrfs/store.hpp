@@ -258,7 +258,8 @@ class Store {
       // dead segments erased above), serve as the window as they are.
       if (wend <= p) wend = is_free(p, align_up(p, seg) - p) ? align_up(p, seg) : p;
       if (wend % seg == 0) {
-        while (wend < flash_->size() && is_free(wend, seg)) wend += seg;
+        std::uint64_t path = 0;
+        while (wend < flash_->size() && is_free(wend, seg, &path)) wend += seg;
       }
       const Slot* e = lowest_live_from(p);
       if (e == nullptr) {
@@ -284,8 +285,9 @@ class Store {
       FERRO_TRY(empty_segment(static_cast<std::uint32_t>(next), p, wend));
     }
     const std::uint64_t first = (wend > p ? wend : align_up(p, seg)) / seg;
+    std::uint64_t path = 0;
     for (std::uint64_t s = first; s < flash_->segment_count(); ++s) {
-      if (!is_erased(*flash_, s * seg, seg)) FERRO_TRY(erase(static_cast<std::uint32_t>(s)));
+      if (!is_erased(*flash_, s * seg, seg)) FERRO_TRY(erase(static_cast<std::uint32_t>(s), &path));
     }
     return scan(*flash_, index_, nullptr);
   }
@@ -588,9 +590,14 @@ class Store {
   // one inside it. So first every entry touching the segment is defused (while its header still
   // claims its bytes), and the header of one reaching in from below is zeroed: it would claim
   // the erased bytes.
-  Status erase(std::uint32_t segment) noexcept {
+  //
+  // `path`, when given, is a point of the scan path from an earlier erase with no write since;
+  // the walk starts there if it is not above the segment, and leaves where it stopped.
+  Status erase(std::uint32_t segment, std::uint64_t* path = nullptr) noexcept {
     const std::uint64_t lo = std::uint64_t{segment} * flash_->segment_size(), hi = lo + flash_->segment_size();
-    for (std::uint64_t o = path_point_below(lo); o < hi;) {
+    std::uint64_t o = path_point_below(lo);
+    if (path && *path <= lo) o = std::max(o, *path);
+    for (o = skip_to_magic(o, hi); o < hi; o = skip_to_magic(o, hi)) {
       const Step s = step(*flash_, o);
       if (s.header && s.end > lo) {
         FERRO_TRY(defuse(o + kHeaderSize, s.end));
@@ -598,6 +605,7 @@ class Store {
       }
       o = s.end;
     }
+    if (path) *path = o;
     if (auto s = flash_->erase(segment); !s) {
       failed_ = s.error();
       return s;
@@ -647,20 +655,38 @@ class Store {
 
   // The end of the first extent claimed by a header (complete entry, stale or torn) that
   // overlaps [lo, hi), if any.
-  std::optional<std::uint64_t> claimed_overlapping(std::uint64_t lo, std::uint64_t hi) const noexcept {
-    for (std::uint64_t o = path_point_below(lo); o < hi;) {
+  // `path`, when given, is a point of the scan path from an earlier call with no write since:
+  // the walk starts there if it is not above `lo`, and leaves where it stopped.
+  std::optional<std::uint64_t> claimed_overlapping(std::uint64_t lo, std::uint64_t hi,
+                                                   std::uint64_t* path = nullptr) const noexcept {
+    const std::uint64_t until = std::min(hi, index_.log_end);  // no extent reaches past the log end
+    std::uint64_t o = path_point_below(lo);
+    if (path && *path <= lo) o = std::max(o, *path);
+    for (o = skip_to_magic(o, until); o < until; o = skip_to_magic(o, until)) {
       const Step s = step(*flash_, o);
-      if (s.header && s.end > lo) return s.end;
       o = s.end;
+      if (s.header && s.end > lo) {
+        if (path) *path = o;
+        return s.end;
+      }
     }
+    if (path) *path = o;
     return std::nullopt;
+  }
+
+  // The first block at or after `o` (a point of the scan path) that starts with the magic: the
+  // scan steps over the others 32 bytes at a time, so this is where it tries a header next.
+  std::uint64_t skip_to_magic(std::uint64_t o, std::uint64_t until) const noexcept {
+    const std::byte* v = flash_->view().data();
+    while (o < until && load_u32(v + o) != kMagic) o += kAlign;
+    return o;
   }
 
   // Free space is erased and claimed by no header: file data may itself be all 0xFF, and a torn
   // or stale entry's erased-looking bytes are skipped by the scan, so nothing may go there.
-  bool is_free(std::uint64_t offset, std::uint64_t length) const noexcept {
+  bool is_free(std::uint64_t offset, std::uint64_t length, std::uint64_t* path = nullptr) const noexcept {
     if (length == 0) return true;
-    return !claimed_overlapping(offset, offset + length) && is_erased(*flash_, offset, length);
+    return is_erased(*flash_, offset, length) && !claimed_overlapping(offset, offset + length, path);
   }
 
   // The lowest 32-byte boundary at or above `from` followed by `span` free bytes.
@@ -704,9 +730,10 @@ class Store {
   // torn writes, a half-erased segment. Cheap room, and the top of the flash becomes usable.
   Status erase_dead_segments() noexcept {
     const std::uint64_t seg = flash_->segment_size();
+    std::uint64_t path = 0;  // erases in rising order with no write between: the walk goes on
     for (std::uint32_t s = 0; s < flash_->segment_count(); ++s) {
       if (live_overlapping(s * seg, (s + 1) * seg) == nullptr && !is_erased(*flash_, s * seg, seg)) {
-        FERRO_TRY(erase(s));
+        FERRO_TRY(erase(s, &path));
       }
     }
     return ok();
