@@ -102,10 +102,11 @@ class Store {
   Store(Store&&) noexcept = default;
   Store& operator=(Store&&) noexcept = default;
 
-  // Erases every segment that is not erased already: an empty store.
+  // Erases every segment that is not erased already: an empty store. Top down, so that a cut
+  // leaves no file data whose header is gone (it could hold MRFS entries of its own).
   static Status format(Flash& flash) noexcept {
     FERRO_TRY(check_geometry(flash));
-    for (std::uint32_t s = 0; s < flash.segment_count(); ++s) {
+    for (std::uint32_t s = flash.segment_count(); s-- > 0;) {
       if (!is_erased(flash, std::uint64_t{s} * flash.segment_size(), flash.segment_size())) FERRO_TRY(flash.erase(s));
     }
     return ok();
@@ -655,6 +656,7 @@ class Store {
 
   // The end of the first extent claimed by a header (complete entry, stale or torn) that
   // overlaps [lo, hi), if any.
+  //
   // `path`, when given, is a point of the scan path from an earlier call with no write since:
   // the walk starts there if it is not above `lo`, and leaves where it stopped.
   std::optional<std::uint64_t> claimed_overlapping(std::uint64_t lo, std::uint64_t hi,
