@@ -1,4 +1,4 @@
-// A multi-producer, single-consumer FIFO queue (host only: one heap node per item).
+// A multi-producer, single-consumer FIFO queue (host only: one heap node per item, recycled).
 //
 // Producers never take a lock: push() is one atomic exchange on the tail and one store that
 // links the previous node to the new one (Vyukov's intrusive MPSC design, here owning its
@@ -9,6 +9,12 @@
 // after it until it links (a few instructions later); pop() then reports "empty" rather than
 // wait. Callers that must see every finished push (a pipe being closed) track their producers
 // themselves.
+//
+// Nodes are recycled rather than freed: the consumer returns spent nodes to a lock-free stack
+// shared by every queue of the same T, and a producer that runs out takes the whole stack into
+// a cache of its own thread. Without this every push is a malloc on the producer's thread and
+// every pop a free on the consumer's, and glibc's slow path for memory freed by another thread
+// put a 5 us tail on 1 % of pushes (measured: io bench, submit p99).
 #pragma once
 
 #include <atomic>
@@ -33,7 +39,7 @@ class MpscQueue {
 
   // Any thread, any time.
   void push(T value) {
-    Node* node = new Node;
+    Node* node = take_node();
     ::new (&node->value) T(std::move(value));
     // acq_rel: release publishes this node (its value and its null `next`) to the producer
     // that will link after it; acquire makes the previous producer's node construction
@@ -50,7 +56,7 @@ class MpscQueue {
     if (next == nullptr) return std::nullopt;
     std::optional<T> out(std::move(next->value));
     next->value.~T();
-    delete head_;  // the old sentinel; `next`, now emptied, becomes the new one
+    recycle(head_);  // the old sentinel; `next`, now emptied, becomes the new one
     head_ = next;
     return out;
   }
@@ -81,6 +87,43 @@ class MpscQueue {
       T value;  // constructed while the node is in the queue, destroyed when it is popped
     };
   };
+
+  // The spent nodes of every queue of this T: pushed one at a time (a CAS push is ABA-safe) and
+  // taken all at once (an exchange is too), so no node is ever popped from the middle.
+  static inline std::atomic<Node*> recycled_{nullptr};
+
+  struct ThreadCache {
+    Node* top = nullptr;
+    ~ThreadCache() {
+      while (top != nullptr) {
+        Node* n = top;
+        top = n->next.load(std::memory_order_relaxed);
+        delete n;
+      }
+    }
+  };
+  static inline thread_local ThreadCache cache_;
+
+  static Node* take_node() {
+    ThreadCache& c = cache_;
+    if (c.top == nullptr) {
+      // acquire: pairs with recycle()'s release, so the links written there are visible here.
+      c.top = recycled_.exchange(nullptr, std::memory_order_acquire);
+      if (c.top == nullptr) return new Node;
+    }
+    Node* n = c.top;
+    c.top = n->next.load(std::memory_order_relaxed);    // this thread's own list now
+    n->next.store(nullptr, std::memory_order_relaxed);  // published by push()'s release exchange
+    return n;
+  }
+
+  static void recycle(Node* n) {
+    Node* top = recycled_.load(std::memory_order_relaxed);
+    do {
+      n->next.store(top, std::memory_order_relaxed);  // published by the release CAS below
+      // release: the node's link (and its emptied state) reach the producer that takes it.
+    } while (!recycled_.compare_exchange_weak(top, n, std::memory_order_release, std::memory_order_relaxed));
+  }
 
   Node* head_;                           // consumer only: the sentinel before the oldest item
   alignas(64) std::atomic<Node*> tail_;  // the producers' meeting point, on its own cache line

@@ -76,5 +76,36 @@ TEST(MpscQueue, ConcurrentProducersKeepPerProducerOrder) {
   for (int p = 0; p < kProducers; ++p) EXPECT_EQ(next[p], kPerProducer);
 }
 
+// Spent nodes go to a stack shared by every queue of one T and come back on producer threads:
+// two queues fed by two producers and drained by one consumer must still lose nothing and keep
+// each producer's order in each queue.
+TEST(MpscQueue, NodesRecycledAcrossQueuesAndThreadsKeepEveryItemInOrder) {
+  constexpr std::uint64_t kPerProducer = 50000;
+  MpscQueue<std::uint64_t> a, b;
+  std::atomic<int> done{0};
+  auto producer = [&](std::uint64_t id) {
+    for (std::uint64_t i = 0; i < kPerProducer; ++i) (i % 2 == 0 ? a : b).push(id << 32 | i);
+    done.fetch_add(1, std::memory_order_release);
+  };
+  std::thread p0(producer, 0), p1(producer, 1);
+  std::uint64_t next[2][2] = {{0, 0}, {1, 1}};  // [queue][producer]: the next index expected
+  std::uint64_t seen = 0;
+  auto check = [&](int queue, std::uint64_t v) {
+    const std::uint64_t id = v >> 32, i = v & 0xFFFFFFFFu;
+    ASSERT_EQ(i, queue == 0 ? next[0][id] : next[1][id]);
+    (queue == 0 ? next[0][id] : next[1][id]) += 2;
+    ++seen;
+  };
+  for (;;) {
+    const bool finished = done.load(std::memory_order_acquire) == 2;
+    a.drain([&](std::uint64_t v) { check(0, v); });
+    b.drain([&](std::uint64_t v) { check(1, v); });
+    if (finished && a.empty() && b.empty()) break;
+  }
+  p0.join();
+  p1.join();
+  EXPECT_EQ(seen, 2 * kPerProducer);
+}
+
 }  // namespace
 }  // namespace ferro
