@@ -92,21 +92,10 @@ Result<FrozenFile> FrozenFile::open(const FrozenFileConfig& config) {
   if (!initial_bytes || *initial_bytes > static_cast<std::uint64_t>(INT64_MAX)) {
     return make_error(Errc::invalid_argument, "initial chunk count overflows the file size");
   }
-  const int fd = ::open(config.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(Errc::io_error, "cannot open chunked file");
   // Locked before any size change, so a second opener can never resize a live file.
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int e = errno;
-    ::close(fd);
-    if (e == EWOULDBLOCK) return make_error(Errc::busy, "chunked file is locked by another opener");
-    return make_error(Errc::io_error, "cannot lock chunked file");
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return make_error(Errc::io_error, "cannot stat chunked file");
-  }
-  const auto existing = static_cast<std::uint64_t>(st.st_size);
+  FERRO_TRY_ASSIGN(const LockedFile file, open_locked(config.path, /*create=*/true));
+  const int fd = file.fd;
+  const std::uint64_t existing = file.size;
   if (existing % config.chunk_size != 0) {
     ::close(fd);
     return make_error(Errc::corrupt, "file length is not a whole number of chunks");

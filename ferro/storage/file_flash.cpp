@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "ferro/core/crc32.hpp"
+#include "ferro/storage/file_storage.hpp"
 
 namespace ferro {
 namespace {
@@ -28,19 +29,6 @@ static_assert(sizeof(Trailer) == 32);
 
 std::uint64_t file_bytes(const FlashGeometry& g) {
   return g.bytes() + sizeof(Trailer) + std::uint64_t{g.segment_count} * 4;
-}
-
-Result<int> open_locked(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == ENOENT) return make_error(Errc::not_found, "flash image file does not exist");
-    return make_error(Errc::io_error, "cannot open flash image file");
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return make_error(Errc::busy, "flash image is locked by another opener");
-  }
-  return fd;
 }
 
 }  // namespace
@@ -64,7 +52,8 @@ Result<std::unique_ptr<FileFlash>> FileFlash::map(int fd, FlashGeometry geometry
 
 Result<std::unique_ptr<FileFlash>> FileFlash::create(const std::string& path, FlashGeometry geometry) {
   FERRO_TRY(geometry.validate());
-  FERRO_TRY_ASSIGN(int fd, open_locked(path, O_CREAT));
+  FERRO_TRY_ASSIGN(const LockedFile file, open_locked(path, /*create=*/true));
+  const int fd = file.fd;
   const std::uint64_t total = file_bytes(geometry);
   if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, static_cast<off_t>(total)) != 0) {
     ::close(fd);
@@ -85,13 +74,9 @@ Result<std::unique_ptr<FileFlash>> FileFlash::create(const std::string& path, Fl
 }
 
 Result<std::unique_ptr<FileFlash>> FileFlash::open(const std::string& path) {
-  FERRO_TRY_ASSIGN(int fd, open_locked(path, 0));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return make_error(Errc::io_error, "cannot stat flash image file");
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  FERRO_TRY_ASSIGN(const LockedFile file, open_locked(path, /*create=*/false));
+  const int fd = file.fd;
+  const std::uint64_t size = file.size;
   // The trailer sits after the image, whose size it gives: find it by trying the sizes the
   // file's length allows (image + 32 + 4 * segments = length).
   Trailer t{};

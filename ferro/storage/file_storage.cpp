@@ -38,22 +38,30 @@ Status pwrite_full(int fd, std::span<const std::byte> in, std::uint64_t offset) 
   return ok();
 }
 
-Result<FileStorage> FileStorage::open(const std::string& path, std::uint64_t size) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(Errc::io_error, "cannot open storage file");
-  // The lock comes before any size change, so a second opener cannot truncate a live image.
+Result<LockedFile> open_locked(const std::string& path, bool create) noexcept {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+  if (fd < 0) {
+    if (errno == ENOENT && !create) return make_error(Errc::not_found, "file does not exist");
+    return make_error(Errc::io_error, "cannot open file");
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
     ::close(fd);
-    if (e == EWOULDBLOCK) return make_error(Errc::busy, "storage file is locked by another opener");
-    return make_error(Errc::io_error, "cannot lock storage file");
+    if (e == EWOULDBLOCK) return make_error(Errc::busy, "file is locked by another opener");
+    return make_error(Errc::io_error, "cannot lock file");
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
-    return make_error(Errc::io_error, "cannot stat storage file");
+    return make_error(Errc::io_error, "cannot stat file");
   }
-  const auto existing = static_cast<std::uint64_t>(st.st_size);
+  return LockedFile{fd, static_cast<std::uint64_t>(st.st_size)};
+}
+
+Result<FileStorage> FileStorage::open(const std::string& path, std::uint64_t size) {
+  FERRO_TRY_ASSIGN(const LockedFile file, open_locked(path, /*create=*/true));
+  const int fd = file.fd;
+  const std::uint64_t existing = file.size;
   std::uint64_t final_size = existing;
   if (existing == 0 && size != 0) {
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {

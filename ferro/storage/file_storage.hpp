@@ -40,6 +40,16 @@ class FileStorage {
 
 static_assert(PersistentStorage<FileStorage>);
 
+// A file opened read-write and locked exclusively (flock, without waiting), with its size at
+// the time of locking. Every file-backed structure opens through it, so each gets the same
+// rule: the lock comes before any size change, and a second opener gets Errc::busy.
+struct LockedFile {
+  int fd = -1;
+  std::uint64_t size = 0;
+};
+// `create`: make the file when missing (otherwise a missing file is Errc::not_found).
+Result<LockedFile> open_locked(const std::string& path, bool create) noexcept;
+
 // Whole-transfer pread/pwrite: retry on EINTR and continue after short transfers. A read that
 // meets end-of-file is an error (the caller asked for bytes that are not there). Shared with
 // the io layer's chunked file.
