@@ -39,7 +39,7 @@ void same_requests(const char* name, A& a) {
 }  // namespace
 
 int main() {
-  std::printf("alloc: region allocators with one interface\n\n");
+  std::printf("== alloc: region allocators with one interface ==\n");
   std::printf("1. the same 7 requests (24..70000 bytes), 2 freed, on each allocator:\n");
   ChunkAllocator<256> chunk(g_regions[0]);
   BuddyAllocator buddy(g_regions[1]);

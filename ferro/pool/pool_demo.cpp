@@ -161,7 +161,7 @@ void bufpool() {
 }  // namespace
 
 int main() {
-  std::puts("ferro pool: framing buffers and fixed-size buffer budgets\n");
+  std::puts("== pool: framing buffers and fixed-size buffer budgets ==");
   basic_use();
   exhaustion();
   variable_sizes();
