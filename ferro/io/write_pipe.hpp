@@ -112,6 +112,7 @@ class WriteTicket {
   }
   // Runs `cb` once with the outcome: now, on this thread, when already resolved; otherwise on
   // the pipe's syncer thread (or the flusher's, for a failed write), so it must be short.
+  // Callbacks of different tickets may therefore run in any order relative to each other.
   void on_durable(DurableCallback cb) const {
     if (!completion_->add_callback(epoch_, cb)) cb(completion_->wait(epoch_));
   }
