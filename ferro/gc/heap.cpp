@@ -37,24 +37,59 @@ struct Heap::Block {
 
 // ---- construction and teardown ------------------------------------------------------------
 
-Heap::Heap(std::span<std::byte> region, Options options) noexcept : opts_(options) {
-  static_assert(sizeof(Block) == kGranule && sizeof(VecBlock) == kGranule);
+std::size_t Heap::usable_bytes(std::span<std::byte> region) noexcept {
   const auto lo = align_up(reinterpret_cast<std::uintptr_t>(region.data()), std::uintptr_t{kGranule});
   const auto hi = align_down(reinterpret_cast<std::uintptr_t>(region.data()) + region.size(), std::uintptr_t{kGranule});
-  // A stack larger than the region (or whose size overflows) leaves no room: refused below.
-  const std::size_t max_entries = region.size() / sizeof(void*);
-  const std::size_t entries = options.mark_stack_entries < max_entries ? options.mark_stack_entries : max_entries;
-  const std::size_t stack_bytes = align_up(entries * sizeof(void*), kGranule);
-  FERRO_CHECK(entries > 0 && hi > lo && hi - lo >= stack_bytes + 8 * kGranule, "gc::Heap: region too small");
+  return hi > lo ? hi - lo : 0;
+}
+
+Result<Heap> Heap::create(std::span<std::byte> region, Options options) noexcept {
+  if (options.mark_stack_entries == 0)
+    return make_error(Errc::invalid_argument, "gc::Heap: mark_stack_entries must be at least 1");
+  if (usable_bytes(region) < min_region_bytes(options))
+    return make_error(Errc::invalid_argument, "gc::Heap: region smaller than Heap::min_region_bytes(options)");
+  return Heap(region, options);
+}
+
+Heap::Heap(std::span<std::byte> region, Options options) noexcept : opts_(options) {
+  static_assert(sizeof(Block) == kGranule && sizeof(VecBlock) == kGranule);
+  FERRO_CHECK(usable_bytes(region) >= min_region_bytes(options),
+              "gc::Heap: region too small for the options (see Heap::min_region_bytes; Heap::create reports it)");
+  const auto lo = align_up(reinterpret_cast<std::uintptr_t>(region.data()), std::uintptr_t{kGranule});
+  const auto hi = align_down(reinterpret_cast<std::uintptr_t>(region.data()) + region.size(), std::uintptr_t{kGranule});
+  // min_region_bytes() refused a stack whose size overflows, so this cannot.
+  const std::size_t stack_bytes = align_up(options.mark_stack_entries * sizeof(void*), kGranule);
   base_ = vec_top_ = reinterpret_cast<std::byte*>(lo);
   obj_low_ = obj_top_ = reinterpret_cast<std::byte*>(hi - stack_bytes);
   mark_stack_ = reinterpret_cast<const Obj**>(obj_top_);
-  mark_cap_ = entries;
+  mark_cap_ = options.mark_stack_entries;
   double fraction = options.trigger_fraction;
   if (!(fraction >= 0)) fraction = 0;  // also NaN
   if (fraction > 1) fraction = 1;
   trigger_bytes_ = static_cast<std::size_t>(static_cast<double>(capacity()) * fraction);
   poison(base_, capacity());
+}
+
+// Holding nothing, the region is all gap: making a new heap over it is the whole move, and the
+// counters (totals, maxima, sweeps) come along.
+Heap::Heap(Heap&& other) noexcept : Heap(other.give_up_region(), other.opts_) {
+  stats_ = other.stats_;
+  allocated_since_collect_ = other.allocated_since_collect_;
+}
+
+std::span<std::byte> Heap::give_up_region() noexcept {
+  FERRO_CHECK(roots_ == nullptr && stats_.curr_objs.count == 0 && stats_.curr_vecs.count == 0,
+              "gc::Heap moved while objects, vectors or roots refer to it");
+  FERRO_CHECK(base_ != nullptr, "gc::Heap: moving a heap that was moved from");
+  const std::span<std::byte> region(base_, obj_top_ + align_up(mark_cap_ * sizeof(void*), kGranule));
+  base_ = vec_top_ = obj_low_ = obj_top_ = nullptr;
+  mark_stack_ = nullptr;
+  mark_cap_ = 0;
+  trigger_bytes_ = 0;
+  clear_free_lists();
+  holes_ = nullptr;
+  vec_free_bytes_ = 0;
+  return region;
 }
 
 Heap::~Heap() {

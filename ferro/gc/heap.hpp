@@ -13,11 +13,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <utility>
 
 #include "ferro/core/assert.hpp"
+#include "ferro/core/bits.hpp"
 #include "ferro/core/result.hpp"
 
 namespace ferro::gc {
@@ -169,12 +171,27 @@ struct Stats {
 
 class Heap {
  public:
-  // The region is trimmed to granule alignment and must hold the mark stack plus 8 granules
-  // (a smaller one is a programming error and panics: a constructor cannot return an error).
+  // The fewest bytes a granule-aligned region needs for a heap with `options`: the mark stack
+  // plus 8 granules. A region whose start is not granule-aligned loses up to kGranule - 1 bytes
+  // more to trimming. SIZE_MAX when no region will do (no mark stack, or its size overflows).
+  static constexpr std::size_t min_region_bytes(const Options& options = {}) noexcept;
+
+  // Makes a heap over `region`, trimmed to granule alignment. When the region or the options
+  // come from outside the program (a configuration, a linker symbol, input), this is the way:
+  // invalid_argument when they cannot make a heap, and then nothing has been written.
+  static Result<Heap> create(std::span<std::byte> region, Options options = {}) noexcept;
+  // The same for a region already known to fit ("I have checked"), typically a static array
+  // with static_assert(sizeof(region) >= Heap::min_region_bytes(options)): one that does not
+  // fit is a programming error and panics.
   explicit Heap(std::span<std::byte> region, Options options = {}) noexcept;
   ~Heap();  // destroys every object left (sweeps with nothing marked)
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
+  // Roots, vectors and the malloc binding point at their heap, so a heap may move only while
+  // nothing refers to it (as when create() hands it back); moving one that holds objects,
+  // vectors or roots panics. The moved-from heap is empty, with no capacity.
+  Heap(Heap&& other) noexcept;
+  Heap& operator=(Heap&&) = delete;
 
   // Allocates and constructs a T (derived from Obj, Obj first); nullptr when the heap is full.
   // A constructor may allocate vectors but not objects.
@@ -236,6 +253,10 @@ class Heap {
   struct VecBlock;
   static constexpr int kExactClasses = 64;  // block sizes below 64 granules get their own list
   static constexpr int kClasses = 128;
+  static constexpr std::size_t kMinSpaceBytes = 8 * kGranule;  // for objects and vectors together
+
+  static std::size_t usable_bytes(std::span<std::byte> region) noexcept;  // after trimming
+  std::span<std::byte> give_up_region() noexcept;
 
   void* allocate_object(std::size_t bytes) noexcept;
   void object_constructed(void* p) noexcept;
@@ -283,6 +304,14 @@ class Heap {
   std::size_t vec_free_bytes_ = 0;
   Stats stats_;
 };
+
+constexpr std::size_t Heap::min_region_bytes(const Options& options) noexcept {
+  if (options.mark_stack_entries == 0) return SIZE_MAX;
+  const auto stack = checked_mul(options.mark_stack_entries, sizeof(void*));
+  const auto aligned = stack ? checked_align_up(*stack, kGranule) : std::nullopt;
+  const auto total = aligned ? checked_add(*aligned, kMinSpaceBytes) : std::nullopt;
+  return total.value_or(SIZE_MAX);
+}
 
 template <class T>
 void Root<T>::mark(Heap& heap) const {
