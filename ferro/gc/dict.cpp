@@ -35,7 +35,7 @@ std::size_t Dict::find_slot(Value key, std::size_t hash, bool& found) const noex
 }
 
 std::optional<Value> Dict::get(Value key) const noexcept {
-  if (len_ == 0) return std::nullopt;
+  if (len_ == 0 || key == kRemoved) return std::nullopt;  // it would find a tombstone
   bool found;
   const std::size_t slot = find_slot(key, key.hash(), found);
   if (!found) return std::nullopt;
@@ -66,7 +66,8 @@ Status Dict::rebuild(std::size_t min_entries) noexcept {
 }
 
 Status Dict::set(Value key, Value value) noexcept {
-  FERRO_CHECK(!(key == kRemoved), "Dict::set: reserved key");
+  // Only Value::from_raw() makes this word, from bits the caller got from elsewhere.
+  if (key == kRemoved) return make_error(Errc::invalid_argument, "Dict::set: the key is the word kept for tombstones");
   const std::size_t h = key.hash();
   bool found = false;
   std::size_t slot = 0;
@@ -89,7 +90,7 @@ Status Dict::set(Value key, Value value) noexcept {
 }
 
 bool Dict::remove(Value key) noexcept {
-  if (len_ == 0) return false;
+  if (len_ == 0 || key == kRemoved) return false;  // it would find a tombstone and count it again
   bool found;
   const std::size_t slot = find_slot(key, key.hash(), found);
   if (!found) return false;

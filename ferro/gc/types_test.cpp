@@ -124,6 +124,27 @@ TEST_F(TypesTest, DictKeepsInsertionOrderAndMatchesAModel) {
   EXPECT_TRUE(heap.check());
 }
 
+// Value::from_raw() can make any word, including the one a removed entry's key holds: a key
+// from foreign bits is refused or not found, and never matches a tombstone.
+TEST_F(TypesTest, DictRefusesTheTombstoneWord) {
+  const Value odd = Value::from_raw(10);  // neither none, a bool, an integer nor an object
+  for (std::intptr_t n = 2; n < 400; ++n) {
+    Root<Dict> dict(heap, heap.make<Dict>(heap));
+    for (std::intptr_t k = 0; k < n; ++k) ASSERT_TRUE(dict->set(Value::integer(k), Value::integer(k)));
+    for (std::intptr_t k = 0; k + 1 < n; ++k) ASSERT_TRUE(dict->remove(Value::integer(k)));  // tombstones
+    EXPECT_EQ(dict->set(odd, Value::integer(1)).code(), Errc::invalid_argument);
+    EXPECT_FALSE(dict->get(odd).has_value());
+    EXPECT_FALSE(dict->remove(odd));
+    ASSERT_EQ(dict->size(), 1u) << n;
+    EXPECT_EQ(dict->get(Value::integer(n - 1))->as_int(), n - 1);
+    ASSERT_TRUE(dict->next(0).has_value());
+    EXPECT_FALSE(dict->next(dict->next(0)->pos + 1).has_value());
+    dict = nullptr;
+    heap.collect();
+  }
+  EXPECT_TRUE(heap.check());
+}
+
 TEST_F(TypesTest, DictWithStringKeysSurvivesCompaction) {
   Root<Dict> dict(heap, heap.make<Dict>(heap));
   for (int i = 0; i < 200; ++i) {
