@@ -1,4 +1,5 @@
-// Operation sequences on the minimum viable core in a small, self-collecting heap: lists, dicts
+// Operation sequences on the minimum viable core in a small, self-collecting heap made from the
+// input's size and options (Heap::create refusing exactly those that cannot fit): lists, dicts
 // and strings built, nested, mutated and dropped, malloc blocks taken and freed, collections and
 // compactions in between. After every operation check() must pass; at the end, with the root
 // dropped, everything must be reclaimed and the gap back to its first size.
@@ -35,15 +36,23 @@ void must(const Status& s) { FERRO_CHECK(s || s.code() == Errc::no_space, "gc fu
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static std::byte region[16 * 1024];
+  alignas(kGranule) static std::byte region[16 * 1024];
   Input in{data, size};
   Options o;
   o.auto_collect = true;
-  o.mark_stack_entries = 1 + in.next(8);
+  o.mark_stack_entries = in.next(9);  // 0 is refused
   o.trigger_fraction = 0.05 * in.next(10);
+  // One input in eight makes a tiny heap (or asks for one too small to be made).
+  const std::size_t bytes = in.next(8) == 0 ? in.next(1024) : sizeof(region);
+  auto made = Heap::create(std::span<std::byte>(region, bytes), o);
+  if (!made) {
+    FERRO_CHECK(made.code() == Errc::invalid_argument && bytes < Heap::min_region_bytes(o),
+                "gc fuzz: create refused a region that fits");
+    return 0;
+  }
   std::vector<void*> blocks;
   {
-    Heap heap(region, o);
+    Heap& heap = *made;
     const std::size_t gap0 = heap.gap();
     Root<List> root(heap, heap.make<List>(heap));
     FERRO_CHECK(root.get() != nullptr, "gc fuzz: no room for the root");
