@@ -16,7 +16,9 @@ using namespace ferro::gc;
 
 namespace {
 
-alignas(16) std::byte g_region[12 * 1024];
+alignas(kGranule) std::byte g_region[12 * 1024];
+// A constant region is checked when the program is built: then the constructor cannot fail.
+static_assert(sizeof(g_region) >= Heap::min_region_bytes());
 
 void show(Value v, std::string& out) {
   if (v.is_none()) {
@@ -68,6 +70,13 @@ int main() {
   Heap heap(g_region);
   std::printf("  1. The heap: %zu bytes; vectors grow up from the bottom, objects down from the top.\n",
               heap.capacity());
+  {
+    // A region sized at run time goes through create(), which says what is wrong instead.
+    alignas(kGranule) static std::byte scrap[256];
+    const auto refused = Heap::create(scrap);
+    std::printf("     Heap::create over %zu bytes: %s (%s); the minimum is %zu bytes.\n", sizeof(scrap),
+                errc_name(refused.code()), refused.error().message, Heap::min_region_bytes());
+  }
 
   std::printf("  2. Build Python-like data: a dict holding a string, a list of primes and a nested dict.\n");
   {
