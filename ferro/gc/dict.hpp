@@ -19,7 +19,8 @@ class Dict : public Object {
 
   std::size_t size() const noexcept { return len_; }
   std::optional<Value> get(Value key) const noexcept;
-  // Inserts or replaces; fails with no_space leaving the dict as it was.
+  // Inserts or replaces; fails with no_space leaving the dict as it was, or invalid_argument for
+  // the one word kept for tombstones (only Value::from_raw makes it).
   Status set(Value key, Value value) noexcept;
   bool remove(Value key) noexcept;
   void clear() noexcept;
