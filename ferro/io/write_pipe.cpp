@@ -120,58 +120,55 @@ Result<WriteTicket> WritePipe::write(WriteRequest request) {
   if (!range_fits(request.slot_index, a.size(), device_.chunk_count())) {
     return make_error(Errc::out_of_range, "write beyond the last chunk");
   }
-  // The count and the closed bit share one word, so this add and close()'s fetch_or are
-  // totally ordered: either close() sees this writer and waits for it, or this writer sees
-  // the bit and backs out. relaxed suffices for that; the data is ordered by the release below.
-  const std::uint64_t state = state_.fetch_add(kWriter, std::memory_order_relaxed);
-  if ((state & kClosedBit) != 0 || completion_->failed()) {
-    state_.fetch_sub(kWriter, std::memory_order_relaxed);  // published nothing
-    if ((state & kClosedBit) != 0) return make_error(Errc::closed, "write pipe is closed");
+  if (completion_->failed()) {  // latched: refuse before taking an epoch
+    // relaxed: only reports which refusal applies; nothing is published.
+    if ((admission_.load(std::memory_order_relaxed) & kClosedBit) != 0) {
+      return make_error(Errc::closed, "write pipe is closed");
+    }
     return completion_->error();
   }
-  // relaxed: the epoch only has to be unique and increasing; the flusher orders the writes by
-  // it and the queue carries the data.
-  const std::uint64_t epoch = next_epoch_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // relaxed: the epoch only has to be unique, and ordered against close()'s fetch_or on the
+  // same word; the queue's release carries the data to the flusher.
+  const std::uint64_t seen = admission_.fetch_add(kEpochStep, std::memory_order_relaxed);
+  if ((seen & kClosedBit) != 0) return make_error(Errc::closed, "write pipe is closed");
+  const std::uint64_t epoch = seen / kEpochStep + 1;
   queue_.push(Pending{std::move(request.allocation), request.slot_index, epoch});
   wake_flusher();
-  // release: close() acquires the writer count reaching zero and then finds this push linked.
-  state_.fetch_sub(kWriter, std::memory_order_release);
   return WriteTicket(epoch, completion_);
 }
 
 void WritePipe::wake_flusher() noexcept {
-  // Every push changes the word, so a flusher that read it before this push either fails its
-  // compare-exchange into sleep or has set the sleeping bit, which this add then sees.
-  // acq_rel: release publishes the push (linked above) to a flusher that reads this value;
-  // acquire orders the sleeping-bit check after it.
-  if ((signal_.fetch_add(kSignalStep, std::memory_order_acq_rel) & kSleeping) == 0) return;
-  // One writer wins the bit and pays for the system call; relaxed: the add above already
-  // changed the word the flusher waits on.
-  if ((signal_.fetch_and(~kSleeping, std::memory_order_relaxed) & kSleeping) != 0) signal_.notify_one();
+  // seq_cst: after this thread's seq_cst link (or final-epoch store), mirroring the flusher's
+  // store of the flag before its seq_cst look at the queue; a writer that misses the flag is
+  // one whose push the flusher will see.
+  if (sleeping_.load(std::memory_order_seq_cst) == 0) return;
+  // One thread wins the flag and pays for the system call.
+  if (sleeping_.exchange(0, std::memory_order_relaxed) != 0) sleeping_.notify_one();
 }
 
-bool WritePipe::spin_for_work() const noexcept {
+bool WritePipe::spin_for_work(std::uint64_t next) const noexcept {
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
   do {
-    if (!queue_.empty() || closing()) return true;
+    if (!queue_.empty() || all_written(next)) return true;
     std::this_thread::yield();
   } while (std::chrono::steady_clock::now() < until);
   return false;
 }
 
-bool WritePipe::closing() const noexcept {
-  // acquire: pairs with the writers' release decrement; every accepted push is then linked.
-  const std::uint64_t s = state_.load(std::memory_order_acquire);
-  return (s & kClosedBit) != 0 && (s >> 1) == 0;
+bool WritePipe::all_written(std::uint64_t next) const noexcept {
+  // seq_cst: the flusher's half of the wake-up handshake (see sleeping_) for close().
+  const std::uint64_t final_epoch = final_epoch_.load(std::memory_order_seq_cst);
+  return final_epoch != kOpen && next > final_epoch;
 }
 
 Status WritePipe::close() {
   std::lock_guard g(close_mu_);
   if (!closed_) {
     closed_ = true;
-    state_.fetch_or(kClosedBit, std::memory_order_relaxed);  // see write() for why relaxed works
-    // Writers inside write() are a few instructions from done and never block.
-    while ((state_.load(std::memory_order_acquire) >> 1) != 0) std::this_thread::yield();
+    // relaxed: see write(); every epoch below the count seen here is owned by a writer that
+    // will push it, and the flusher waits for all of them.
+    const std::uint64_t seen = admission_.fetch_or(kClosedBit, std::memory_order_relaxed);
+    final_epoch_.store(seen / kEpochStep, std::memory_order_seq_cst);  // see sleeping_
     wake_flusher();
     if (flusher_.joinable()) flusher_.join();
     if (!syncer_.joinable()) {  // the syncer never started: nothing can wait on a sync
@@ -190,7 +187,8 @@ Status WritePipe::status() const noexcept {
 
 WritePipeStats WritePipe::stats() const noexcept {
   // relaxed: counters for tests and benchmarks, exact once the pipe is closed.
-  return {next_epoch_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
+  const std::uint64_t handed_out = admission_.load(std::memory_order_relaxed) / kEpochStep;
+  return {std::min(handed_out, final_epoch_.load(std::memory_order_relaxed)), batches_.load(std::memory_order_relaxed),
           device_writes_.load(std::memory_order_relaxed), syncs_.load(std::memory_order_relaxed)};
 }
 
@@ -227,8 +225,8 @@ void WritePipe::flusher_loop() {
     std::size_t run = contiguous_run(pending, next);
     if (run == 0) {
       // Nothing to write: the queue is empty, or the writer of epoch `next` has not pushed yet.
-      if (closing() && queue_.empty()) {
-        FERRO_CHECK(pending.empty(), "write pipe: an accepted epoch never arrived");
+      if (all_written(next)) {
+        FERRO_CHECK(pending.empty() && queue_.empty(), "write pipe: an epoch arrived after close");
         break;
       }
       if (config_.flush_duration.count() > 0) {
@@ -243,15 +241,10 @@ void WritePipe::flusher_loop() {
       }
       // Writers that stream keep coming: look again for a short while before sleeping, so that
       // they seldom pay for a wake-up system call. Bounded, and yielding, on a small machine.
-      if (spin_for_work()) continue;
-      // acquire: pairs with wake_flusher(); pushes counted in `seen` are visible to the checks.
-      std::uint32_t seen = signal_.load(std::memory_order_acquire);
-      if (!queue_.empty() || closing()) continue;
-      // Sleep only if no push or close came since `seen`: they all change the word.
-      if (signal_.compare_exchange_strong(seen, seen | kSleeping, std::memory_order_acq_rel)) {
-        signal_.wait(seen | kSleeping, std::memory_order_acquire);
-      }
-      signal_.fetch_and(~kSleeping, std::memory_order_relaxed);  // relaxed: only a hint to writers
+      if (spin_for_work(next)) continue;
+      sleeping_.store(1, std::memory_order_seq_cst);  // the handshake's flusher half (see sleeping_)
+      if (queue_.empty() && !all_written(next)) sleeping_.wait(1, std::memory_order_relaxed);
+      sleeping_.store(0, std::memory_order_relaxed);  // relaxed: spares writers a useless wake-up
       continue;
     }
     if (config_.flush_duration.count() > 0) {

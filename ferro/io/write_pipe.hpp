@@ -190,24 +190,30 @@ class WritePipe {
   bool gather(std::vector<Pending>& pending);  // flusher: false when closed and empty
   void write_batch(std::vector<Pending>& batch);
   void wake_flusher() noexcept;
-  bool closing() const noexcept;
-  bool spin_for_work() const noexcept;
+  bool all_written(std::uint64_t next) const noexcept;  // closed, and every accepted epoch < next
+  bool spin_for_work(std::uint64_t next) const noexcept;
 
   ChunkDevice& device_;
   const WritePipeConfig config_;
   const std::shared_ptr<detail::Completion> completion_;
   MpscQueue<Pending> queue_;
 
-  // Writers: bit 0 is "closed", the rest counts writers inside write(). One word, so a closer
-  // and a writer cannot both miss each other.
-  static constexpr std::uint64_t kClosedBit = 1, kWriter = 2;
-  alignas(64) std::atomic<std::uint64_t> state_{0};
-  std::atomic<std::uint64_t> next_epoch_{0};
+  // Admission: bit 0 is "closed", the rest counts the epochs handed out. One word and one
+  // read-modify-write per write: close()'s fetch_or and every writer's fetch_add are totally
+  // ordered, so each writer either got an epoch before the close (and will push it) or sees the
+  // bit (and takes nothing). close() publishes the count it saw as final_epoch_.
+  static constexpr std::uint64_t kClosedBit = 1, kEpochStep = 2;
+  static constexpr std::uint64_t kOpen = ~std::uint64_t{0};
+  alignas(64) std::atomic<std::uint64_t> admission_{0};
+  std::atomic<std::uint64_t> final_epoch_{kOpen};
 
-  // Writer -> flusher wake-ups without a lock: bit 0 says the flusher sleeps (or is about to);
-  // the rest counts pushes and closes, so the word changes on each and a sleep cannot miss one.
-  static constexpr std::uint32_t kSleeping = 1, kSignalStep = 2;
-  alignas(64) std::atomic<std::uint32_t> signal_{0};
+  // Writer -> flusher wake-ups: the flusher raises `sleeping_` before its last look at the
+  // queue (and at final_epoch_); a writer (or close()) looks at `sleeping_` after linking its
+  // push (or publishing the final epoch). All four accesses are seq_cst, so at least one side
+  // sees the other's store (store buffering is forbidden) and a sleep never misses a push.
+  // Writers only read the word, so it stays in their caches. (Fences would do the same, but
+  // GCC's TSan does not support them.)
+  alignas(64) std::atomic<std::uint32_t> sleeping_{0};
 
   // Flusher <-> syncer; held only to hand over numbers, never during I/O.
   std::mutex stage_mu_;
