@@ -19,7 +19,7 @@
 // member functions live in three headers included at the end of this one:
 //   heap_residency.hpp  allocate, pin, load, evict, write-back: the dirty budget invariant
 //   heap_persist.hpp    checkpoint and what follows the commit: the persist protocol
-//   heap_restore.hpp    create, open: choosing and validating a checkpoint, redoing its log
+//   heap_restore.hpp    constructor, create, open: validating a checkpoint, redoing its log
 #pragma once
 
 #include <cstring>
@@ -102,26 +102,10 @@ class Heap final : public HeapCore {
   }
   Status last_persist_status() const noexcept { return last_status_; }
 
-  Status unload(ObjectId id) noexcept override {
-    Op op(*this);
-    if (!op.ok) return busy();
-    FERRO_TRY(check_live(id));
-    const Entry& e = entries_[id];
-    if (e.ram == nullptr) return ok();
-    if (e.readers != 0 || (e.flags & detail::kMutBorrowed) != 0)
-      return make_error(Errc::busy, "cannot unload a borrowed object");
-    return evict(id);
-  }
-
-  Status flush(ObjectId id) noexcept override {
-    Op op(*this);
-    if (!op.ok) return busy();
-    FERRO_TRY(check_live(id));
-    const Entry& e = entries_[id];
-    if (e.ram == nullptr || e.dirty == 0) return ok();
-    if ((e.flags & detail::kMutBorrowed) != 0) return make_error(Errc::busy, "cannot flush a mutably borrowed object");
-    return write_back(id);
-  }
+  // unload: write back if dirty, then give the RAM up; flush: write back and stay resident.
+  // Errc::busy while borrowed (flush: while mutably borrowed).
+  Status unload(ObjectId id) noexcept override;
+  Status flush(ObjectId id) noexcept override;
 
   // Roots: 16 slots, each a numbered root (its index) or a named one (up to 23 bytes).
   Status set_root(std::string_view name, ObjectId id) noexcept {
@@ -282,8 +266,6 @@ class Heap final : public HeapCore {
     return ok();
   }
 
-  // ---- entries, lists, bitmaps ----
-
   std::uint32_t ram_bytes(const Entry& e) const noexcept { return format::padded(e.size) + bitmap_bytes(e); }
   std::uint32_t bitmap_bytes(const Entry& e) const noexcept {
     return (format::block_count(e.size, geo_.block_size) + 7) / 8;
@@ -379,6 +361,7 @@ class Heap final : public HeapCore {
 
   // heap_restore.hpp
   struct SlotInfo;
+  Status start_over() noexcept;
   void reset_state() noexcept;
   void rebuild_free_list() noexcept;
   SlotInfo inspect_slot(std::uint64_t slot) noexcept;

@@ -1,5 +1,5 @@
 // Heap members that move objects between storage and the RAM buffer: allocate, pin, load,
-// evict, free and write back. Included at the end of heap.hpp; include that, not this.
+// unload, flush, evict, free and write back. Included at the end of heap.hpp; include that.
 //
 // Invariants kept here (check() verifies them):
 // - dirty bytes of resident objects + budget_left_ == max_dirty_bytes: every byte a mutable pin
@@ -101,6 +101,29 @@ Result<std::byte*> Heap<Allocator, NonResident, ObjectManager, Storage>::pin(Obj
   budget_left_ -= charge;
   e.flags |= detail::kMutBorrowed | detail::kModified | detail::kAccessed;
   return e.ram;
+}
+
+template <RegionAllocator Allocator, NonResidentAllocator NonResident, class ObjectManager, PersistentStorage Storage>
+Status Heap<Allocator, NonResident, ObjectManager, Storage>::unload(ObjectId id) noexcept {
+  Op op(*this);
+  if (!op.ok) return busy();
+  FERRO_TRY(check_live(id));
+  const Entry& e = entries_[id];
+  if (e.ram == nullptr) return ok();
+  if (e.readers != 0 || (e.flags & detail::kMutBorrowed) != 0)
+    return make_error(Errc::busy, "cannot unload a borrowed object");
+  return evict(id);
+}
+
+template <RegionAllocator Allocator, NonResidentAllocator NonResident, class ObjectManager, PersistentStorage Storage>
+Status Heap<Allocator, NonResident, ObjectManager, Storage>::flush(ObjectId id) noexcept {
+  Op op(*this);
+  if (!op.ok) return busy();
+  FERRO_TRY(check_live(id));
+  const Entry& e = entries_[id];
+  if (e.ram == nullptr || e.dirty == 0) return ok();
+  if ((e.flags & detail::kMutBorrowed) != 0) return make_error(Errc::busy, "cannot flush a mutably borrowed object");
+  return write_back(id);
 }
 
 template <RegionAllocator Allocator, NonResidentAllocator NonResident, class ObjectManager, PersistentStorage Storage>

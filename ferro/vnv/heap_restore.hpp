@@ -49,9 +49,7 @@ template <RegionAllocator Allocator, NonResidentAllocator NonResident, class Obj
 Status Heap<Allocator, NonResident, ObjectManager, Storage>::create() noexcept {
   Op op(*this);
   if (!op.ok) return busy();
-  FERRO_TRY(init_status_);
-  if (owned_ != 0) return make_error(Errc::busy, "Objects of this heap still live");
-  reset_state();
+  FERRO_TRY(start_over());
   // An older image on this storage must not open again once formatting has begun.
   const format::CommitRecord zero{};
   for (std::uint64_t s = 0; s < 2; ++s)
@@ -66,12 +64,19 @@ template <RegionAllocator Allocator, NonResidentAllocator NonResident, class Obj
 Status Heap<Allocator, NonResident, ObjectManager, Storage>::open() noexcept {
   Op op(*this);
   if (!op.ok) return busy();
-  FERRO_TRY(init_status_);
-  if (owned_ != 0) return make_error(Errc::busy, "Objects of this heap still live");
-  reset_state();
+  FERRO_TRY(start_over());
   auto s = restore();
   if (!s) reset_state();
   return s;
+}
+
+// create() and open() replace the whole state, so no Object of the old one may outlive it.
+template <RegionAllocator Allocator, NonResidentAllocator NonResident, class ObjectManager, PersistentStorage Storage>
+Status Heap<Allocator, NonResident, ObjectManager, Storage>::start_over() noexcept {
+  FERRO_TRY(init_status_);
+  if (owned_ != 0) return make_error(Errc::busy, "Objects of this heap still live");
+  reset_state();
+  return ok();
 }
 
 // Back to a closed heap with nothing in it.
