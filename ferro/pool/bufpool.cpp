@@ -158,22 +158,35 @@ BufPoolAllocation& BufPoolAllocation::operator=(BufPoolAllocation&& other) noexc
   return *this;
 }
 
-void BufPoolAllocation::reset() noexcept {
-  detail::BufPoolState* s = state_;
-  if (s != nullptr) {
-    bool last = false;
-    {
-      std::lock_guard lock(s->mu);
-      s->give_back(data(), count_);
-      s->grant();
-      last = !s->pool_alive && s->live_allocations == 0;
-    }
-    // The pool is gone and this was the last allocation: nobody else can reach the state now.
-    if (last) delete s;
-  }
+void BufPoolAllocation::reset() noexcept { BufPool::release({this, 1}); }
+
+void BufPoolAllocation::forget() noexcept {
   state_ = nullptr;
   count_ = 0;
   heap_.reset();
+}
+
+void BufPool::release(std::span<BufPoolAllocation> spent) noexcept {
+  std::size_t i = 0;
+  while (i < spent.size()) {
+    detail::BufPoolState* s = spent[i].state_;
+    if (s == nullptr) {  // empty or moved-from
+      spent[i++].forget();
+      continue;
+    }
+    bool last = false;
+    {
+      std::lock_guard lock(s->mu);
+      for (; i < spent.size() && spent[i].state_ == s; ++i) {
+        s->give_back(spent[i].data(), spent[i].count_);
+        spent[i].forget();
+      }
+      s->grant();
+      last = !s->pool_alive && s->live_allocations == 0;
+    }
+    // The pool is gone and these were its last allocations: nobody else can reach the state now.
+    if (last) delete s;
+  }
 }
 
 BufPool::BufPool(const BufPoolConfig& config) : state_(new detail::BufPoolState) {

@@ -76,6 +76,7 @@ class BufPoolAllocation {
   void reset() noexcept;
 
  private:
+  void forget() noexcept;  // empty, owning nothing (its buffers already given back)
   friend class BufPool;
   friend struct detail::BufPoolState;
   static constexpr std::size_t kInline = 4;  // most requests are small: no pointer array on the heap
@@ -113,6 +114,12 @@ class BufPool {
         n, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
   }
   Result<BufPoolAllocation> allocate_until(std::size_t n, std::chrono::steady_clock::time_point deadline);
+
+  // Gives back the buffers of every allocation in `spent` (leaving each empty) with one lock
+  // and one round of wake-ups per run of allocations from the same pool, where destroying them
+  // one by one takes the lock, and may wake a waiter, once each: for a consumer that finishes
+  // requests in batches. Allocations from different pools may be mixed.
+  static void release(std::span<BufPoolAllocation> spent) noexcept;
 
   std::size_t buffer_size() const noexcept;
   std::size_t max_buffers() const noexcept;

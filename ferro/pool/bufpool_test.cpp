@@ -253,6 +253,52 @@ TEST(BufPool, AllocationMayBeDroppedOnAnotherThread) {
   EXPECT_EQ(pool.stats().in_use, 0u);
 }
 
+TEST(BufPool, BatchReleaseGivesBackEveryAllocationOfMixedPoolsAndWakesWaiters) {
+  BufPool a(config(64, 6)), b(config(128, 4));
+  std::vector<BufPoolAllocation> spent;
+  spent.push_back(std::move(a.allocate(2).value()));
+  spent.push_back(std::move(a.allocate(1).value()));
+  spent.push_back(std::move(b.allocate(4).value()));
+  spent.push_back(BufPoolAllocation{});  // empty ones are skipped
+  spent.push_back(std::move(a.allocate(3).value()));
+  std::set<std::byte*> from_a;
+  for (std::size_t i : {0, 1, 4})
+    for (std::byte* p : spent[i]) from_a.insert(p);
+  std::atomic<bool> got{false};
+  std::thread waiter([&] { got.store(b.allocate(3).has_value(), std::memory_order_relaxed); });
+  wait_for_waiters(b, 1);
+
+  BufPool::release(spent);
+  waiter.join();
+  EXPECT_TRUE(got.load(std::memory_order_relaxed));
+  for (auto& s : spent) EXPECT_TRUE(s.empty());
+  EXPECT_EQ(a.stats().in_use, 0u);
+  EXPECT_EQ(a.stats().live_allocations, 0u);
+  EXPECT_EQ(a.stats().free, 6u);
+  EXPECT_EQ(b.stats().live_allocations, 0u);  // the waiter's allocation has been dropped
+  // The buffers really are back: all six of `a` can be had again, and they are the same ones.
+  auto again = a.try_allocate(6);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(std::set<std::byte*>(again->begin(), again->end()), from_a);
+  BufPool::release(spent);  // releasing emptied allocations again does nothing
+  EXPECT_EQ(a.stats().in_use, 6u);
+}
+
+TEST(BufPool, BatchReleaseOfTheLastAllocationsAfterThePoolIsGoneFreesIt) {
+  BufPoolConfig c = config(64, 4);
+  c.panic_on_live_allocations = false;
+  std::vector<BufPoolAllocation> spent;
+  {
+    BufPool pool(c);
+    spent.push_back(std::move(pool.allocate(1).value()));
+    spent.push_back(std::move(pool.allocate(3).value()));
+  }
+  for (auto& s : spent)
+    for (std::byte* buf : s) std::memset(buf, 0x5A, 64);  // still ours (ASan would see otherwise)
+  BufPool::release(spent);                                // frees the pool's state (LeakSanitizer would see otherwise)
+  EXPECT_TRUE(spent[0].empty() && spent[1].empty());
+}
+
 TEST(BufPool, DestroyingThePoolWithLiveAllocationsIsDefined) {
   BufPoolConfig c = config(64, 4);
   c.panic_on_live_allocations = false;
