@@ -7,7 +7,8 @@
 //            (sleep flush_duration = 1 ms, drain, write each request, fdatasync, under an
 //            exclusive lock that writers take shared). Every writer waits for each write before
 //            the next (one in flight), except the subject "32 in flight per writer", which keeps
-//            up to 32 tickets outstanding, as the pipe's asynchronous API allows.
+//            up to 32 tickets outstanding, and "fire and forget", whose writers never wait on a
+//            ticket and are held back only by a 16 MiB buffer budget (throughput only).
 //   fdatasync one pwrite + fdatasync on its own, the yardstick for acknowledgement latency.
 //   uring    the io_uring device against pwritev: raw 16-chunk writes, and the pipe over each.
 #include <unistd.h>
@@ -287,25 +288,59 @@ void pipelined_loop(int writers, double seconds, std::uint64_t slots, BufPool& p
   tally.writes += done.load();
 }
 
+// The pipe as the seed meant it: fire and forget. Writers never wait on a ticket; only the
+// BufPool budget (kFireBudget bytes in flight, whatever the write size) holds them back. A
+// round lasts until its last write is durable.
+constexpr std::size_t kFireBudget = std::size_t{16} << 20;
+void fire_and_forget_loop(int writers, double seconds, std::uint64_t slots, BufPool& pool, WritePipe& pipe,
+                          Tally& tally) {
+  std::vector<std::uint64_t> last_epoch(static_cast<std::size_t>(writers));
+  std::atomic<std::uint64_t> done{0};
+  const double writing = run_threads(writers, [&](int t) {
+    Stopwatch sw;
+    std::uint64_t i = 0;
+    while (sw.seconds() < seconds) {
+      BufPoolAllocation a = take(pool, static_cast<std::uint8_t>(i));  // waits while the budget is spent
+      const std::uint64_t slot = (static_cast<std::uint64_t>(t) * 7919 + i) % slots;
+      auto ticket = pipe.write({std::move(a), slot});
+      FERRO_CHECK(ticket.has_value(), "bench: write refused");
+      last_epoch[static_cast<std::size_t>(t)] = ticket->epoch();
+      ++i;
+    }
+    done.fetch_add(i);
+  });
+  Stopwatch draining;
+  const std::uint64_t newest = *std::max_element(last_epoch.begin(), last_epoch.end());
+  while (pipe.durable_epoch() < newest) {
+    FERRO_CHECK(pipe.status().has_value(), "bench: write failed");
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  tally.seconds += writing + draining.seconds();
+  tally.writes += done.load();
+}
+
 void bench_durable(Recorder& rec, const Config& cfg) {
   // The disk's sync latency drifts by several times within a minute here (a shared virtual
   // disk), so each case runs its subjects in interleaved rounds rather than one after another.
   const int rounds = cfg.scale(5, 2);
   const double seconds_per_round = cfg.scale(0.2, 0.08);
   const char* const subjects[] = {"ferro::WritePipe", "ferro::WritePipe, 32 in flight per writer",
-                                  "naive pwrite+fdatasync", "seed fixed-window pipe (re-created)"};
+                                  "naive pwrite+fdatasync", "seed fixed-window pipe (re-created)",
+                                  "ferro::WritePipe, fire and forget (16 MiB budget)"};
+  constexpr int kSubjects = 5;
   for (std::size_t bytes : {std::size_t{128}, std::size_t{4096}, std::size_t{16384}, std::size_t{65536}}) {
     const std::uint64_t slots = std::max<std::uint64_t>(256, (std::uint64_t{8} << 20) / bytes);
     for (int writers : {1, 4, 16}) {
       const Fields opts = {{"writers", std::int64_t{writers}}, {"bytes", static_cast<std::int64_t>(bytes)}};
       std::vector<std::string> paths;
       std::vector<FrozenFile> files;
-      for (int s = 0; s < 4; ++s) {
+      for (int s = 0; s < kSubjects; ++s) {
         paths.push_back(bench_path(("durable" + std::to_string(s)).c_str()));
         files.push_back(open_file(paths.back(), bytes, slots));
       }
       BufPool pool = make_pool(bytes, bytes * (kInFlight + 8) * static_cast<std::size_t>(writers));
-      Tally tally[4];
+      BufPool fire_pool = make_pool(bytes, kFireBudget);
+      Tally tally[kSubjects];
       for (int r = 0; r < rounds; ++r) {
         {
           auto pipe = std::move(*WritePipe::open(files[0]));
@@ -334,10 +369,14 @@ void bench_durable(Recorder& rec, const Config& cfg) {
               writers, seconds_per_round, bytes, slots, pool,
               [&](BufPoolAllocation a, std::uint64_t slot) { pipe.wait(pipe.write(std::move(a), slot)); }, tally[3]);
         }
+        {
+          auto pipe = std::move(*WritePipe::open(files[4]));
+          fire_and_forget_loop(writers, seconds_per_round, slots, fire_pool, *pipe, tally[4]);
+        }
       }
-      for (int s = 0; s < 4; ++s) {
+      for (int s = 0; s < kSubjects; ++s) {
         const double n = static_cast<double>(tally[s].writes);
-        rec.latency("durable_ack", subjects[s], opts, "ns", tally[s].ack_ns);
+        if (!tally[s].ack_ns.empty()) rec.latency("durable_ack", subjects[s], opts, "ns", tally[s].ack_ns);
         rec.throughput("durable_writes", subjects[s], opts, "writes/s", n / tally[s].seconds);
         rec.throughput("durable_mb", subjects[s], opts, "MB/s",
                        n * static_cast<double>(bytes) / tally[s].seconds / 1e6);
