@@ -2,7 +2,8 @@
 //
 //   offset  size  field
 //        0     4  magic "MRFS" (0x4D 0x52 0x46 0x53)
-//        4     4  sequence number (u32 LE): the newest complete entry of a name wins
+//        4     4  sequence number (u32 LE): counts the versions of one name, wrapping; the
+//                 newest complete entry of a name (in serial-number order, seq_newer) wins
 //        8     4  data size in bytes (u32 LE)
 //       12     4  timestamp: minutes since 1970-01-01 UTC (u32 LE)
 //       16     2  flags (u16 LE): bit 0 tombstone, bit 1 moved by compaction
@@ -59,6 +60,12 @@ void encode_header(const Header& h, std::span<std::byte, kHeaderSize> out) noexc
 
 // Reads a header; nullopt when the magic, the header CRC, the name or the reserved byte is wrong.
 std::optional<Header> decode_header(std::span<const std::byte> in) noexcept;
+
+// Sequence numbers wrap at 2^32 and compare in serial-number arithmetic (RFC 1982): `a` is
+// newer than `b` when it lies less than half the number space ahead. That is an order only among
+// numbers less than kSeqWindow apart; the Store keeps every name's entries on the flash so.
+inline constexpr std::uint32_t kSeqWindow = 0x80000000u;
+constexpr bool seq_newer(std::uint32_t a, std::uint32_t b) noexcept { return a != b && a - b < kSeqWindow; }
 
 std::uint32_t load_u32(const std::byte* p) noexcept;
 void store_u32(std::byte* p, std::uint32_t v) noexcept;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ferro/core/random.hpp"
+#include "ferro/mrfs/mrfs_test_util.hpp"
 #include "ferro/mrfs/store.hpp"
 #include "ferro/storage/file_flash.hpp"
 
@@ -37,16 +38,33 @@ Status apply(FsStore& s, const Op& op, int step) {
   return op.data ? s.put(op.name, bytes(*op.data), step * 60) : s.remove(op.name);
 }
 
+// What the flash holds before a script starts (nothing but erased bytes when null).
+using Prepare = void (*)(EmulatedFlash&);
+
+// A tombstone of each script name just below the wrap of its sequence numbers, each a few
+// versions from it, so the script's puts, replaces and compaction copies cross the wrap.
+void tombstones_near_the_wrap(EmulatedFlash& flash) {
+  std::uint64_t at = 0;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    at = testing::plant(flash, at, "f" + std::to_string(i), 0xFFFFFFF4u + 2 * i, "", kFlagTombstone);
+  }
+}
+
 // Puts, replaces and removes of five names, some files spanning a segment boundary, enough to
 // force several compactions on 8 segments of 256 bytes. Ops a healthy store refuses for lack
 // of room are left out (checked by a dry run), so every op of the script must succeed.
-std::vector<Op> script(std::uint64_t seed, int length) {
+std::vector<Op> script(std::uint64_t seed, int length, Prepare prepare = nullptr) {
   Rng rng(seed);
   TestFlash flash;
+  if (prepare) prepare(flash);
   FsStore dry = std::move(FsStore::mount(flash)).value();
   std::vector<Op> ops;
   Model model;
-  while (static_cast<int>(ops.size()) < length) {
+  for (int tries = 0; static_cast<int>(ops.size()) < length; ++tries) {
+    if (tries == 100 * length) {
+      ADD_FAILURE() << "a healthy store refuses nearly every op";
+      break;
+    }
     const std::string name = "f" + std::to_string(rng.below(5));
     Op op{name, std::nullopt};
     if (!model.count(name) || !rng.chance(1, 5)) {
@@ -102,8 +120,11 @@ std::vector<Op> script(std::uint64_t seed, int length) {
 // power on, mount (which may finish a compaction), check, and carry on. Returns the number of
 // flash operations the run made, so the caller knows when every cut point has been tried.
 template <class Flash = TestFlash>
-std::uint64_t run_with_cut(const std::vector<Op>& ops, std::uint64_t cut, std::uint64_t seed, bool* cut_happened) {
-  Flash flash(FlashFaultPlan{.cut_at_op = cut, .seed = seed});
+std::uint64_t run_with_cut(const std::vector<Op>& ops, std::uint64_t cut, std::uint64_t seed, bool* cut_happened,
+                           Prepare prepare = nullptr) {
+  Flash flash;
+  if (prepare) prepare(flash);
+  flash.set_plan(FlashFaultPlan{.cut_at_op = cut, .seed = seed});
   auto mounted = FsStore::mount(flash);
   EXPECT_TRUE(mounted.has_value());
   FsStore s = std::move(mounted).value();
@@ -174,12 +195,12 @@ TEST(MrfsPowerLoss, ScriptRunsCleanAndCompactsSeveralTimes) {
 }
 
 template <class Flash>
-void cut_everywhere(std::uint64_t script_seed) {
-  const auto ops = script(script_seed, 120);
+void cut_everywhere(std::uint64_t script_seed, Prepare prepare = nullptr) {
+  const auto ops = script(script_seed, 120, prepare);
   std::uint64_t cuts = 0;
   for (std::uint64_t cut = 1;; ++cut) {
     bool happened = false;
-    run_with_cut<Flash>(ops, cut, cut, &happened);
+    run_with_cut<Flash>(ops, cut, cut, &happened, prepare);
     if (::testing::Test::HasFailure()) FAIL() << "first failure at cut " << cut;
     if (!happened) break;
     ++cuts;
@@ -193,6 +214,23 @@ TEST(MrfsPowerLoss, CutAtEveryProgramAndErase) { cut_everywhere<TestFlash>(11); 
 
 // Another script, on a device that programs 8 bytes at a time (entries padded to the unit).
 TEST(MrfsPowerLoss, CutAtEveryProgramAndEraseWith8ByteUnits) { cut_everywhere<StaticFlash<256, 8, 8>>(23); }
+
+// The first script again, its names' sequence numbers wrapping from 2^32 - 1 to 0 on the way.
+TEST(MrfsPowerLoss, CutAtEveryProgramAndEraseAcrossTheSequenceWrap) {
+  const auto ops = script(11, 120, tombstones_near_the_wrap);
+  TestFlash flash;
+  tombstones_near_the_wrap(flash);
+  FsStore s = std::move(FsStore::mount(flash)).value();
+  int wrapped = 0;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const auto before = s.find(ops[i].name);
+    ASSERT_TRUE(apply(s, ops[i], static_cast<int>(i))) << i;
+    const auto after = s.find(ops[i].name);
+    if (before && after && after->seq() < before->seq()) ++wrapped;
+  }
+  ASSERT_GE(wrapped, 3) << "the script must carry names across the wrap";
+  cut_everywhere<TestFlash>(11, tombstones_near_the_wrap);
+}
 
 // Many cuts in one run, at random programs and erases, with different torn shapes; recovery
 // itself may be cut again.
@@ -279,19 +317,9 @@ TEST(MrfsPowerLoss, GarbageSegmentIsReportedAndReclaimed) {
 // inside whatever part of the write landed.
 std::string image_with_ghosts(std::size_t size) {
   std::string data(size, '\x5a');
-  for (std::size_t at = 0; at + 96 <= size; at += 128) {
-    Header h;
-    h.seq = 0x7FFFFFF0u;  // would beat every real version
-    h.size = 8;
-    h.name_len = 5;
-    std::memcpy(h.name, "ghost", 5);
-    std::byte entry[96];
-    std::memset(entry, 0xFF, sizeof entry);
-    encode_header(h, std::span<std::byte, kHeaderSize>(entry, kHeaderSize));
-    std::memcpy(entry + kHeaderSize, "boo!boo!", 8);
-    store_u32(entry + kHeaderSize + 8, crc32(std::span<const std::byte>(entry, kHeaderSize + 8)));
-    std::memcpy(data.data() + at, entry, sizeof entry);
-  }
+  const auto entry = testing::complete_entry("ghost", 0x7FFFFFF0u, "boo!boo!");
+  for (std::size_t at = 0; at + entry.size() <= size; at += 128)
+    std::memcpy(data.data() + at, entry.data(), entry.size());
   return data;
 }
 

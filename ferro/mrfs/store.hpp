@@ -7,13 +7,15 @@
 // the scan never reads headers inside it, so a file whose data holds MRFS entries never shows
 // them, and before an erase takes such a header away its data is defused (see erase()).
 //
-// The newest complete entry of a name (highest sequence number) wins; remove() appends a
-// tombstone. When the top of the flash runs low, compact() slides every live entry down to the
-// low end, segment by segment (see compact()), and erases what is left above it. The RAM index holds one slot per name
-// and is rebuilt from flash by a scan at mount and at the end of every compaction: the flash is the only truth.
+// The newest complete entry of a name wins: each name counts its own versions in a 32-bit
+// sequence number that wraps (see next_seq()); remove() appends a tombstone. When the top of the
+// flash runs low, compact() slides every live entry down to the low end, segment by segment
+// (see compact()), and erases what is left above it. The RAM index holds one slot per name and
+// is rebuilt from flash by a scan at mount and at the end of every compaction: the flash is the
+// only truth.
 //
-// Power-loss rules: an entry counts only when its CRC checks; an entry is copied (with a new,
-// higher sequence number and the "moved" flag) before any segment holding it is erased; a
+// Power-loss rules: an entry counts only when its CRC checks; an entry is copied (with its
+// name's next sequence number and the "moved" flag) before any segment holding it is erased; a
 // tombstone is kept while any older entry of its name is still on flash, even in the segment
 // being erased, because an interrupted erase may leave old bytes intact.
 #pragma once
@@ -224,7 +226,7 @@ class Store {
     for (std::size_t i = 0; i < fresh.count; ++i) {
       const Slot& a = fresh.slots[i];
       const Slot* b = index_.find(*flash_, name_at(*flash_, a.offset));
-      if (b == nullptr || b->offset != a.offset || b->seq != a.seq || b->older != a.older) {
+      if (b == nullptr || b->offset != a.offset || b->seq != a.seq || b->oldest != a.oldest || b->older != a.older) {
         return make_error(Errc::corrupt, "index differs from the flash");
       }
     }
@@ -294,19 +296,20 @@ class Store {
   }
 
   struct Slot {
-    std::uint64_t offset = 0;
-    std::uint32_t seq = 0;
+    std::uint32_t offset = 0;  // the flash is under 4 GiB (check_geometry)
+    std::uint32_t seq = 0;     // of the newest entry, the one this slot describes
+    std::uint32_t oldest = 0;  // of the name's oldest entry on the flash (erases leave it older until a rescan)
     std::uint32_t span = 0;
-    std::uint32_t older = 0;  // complete entries of this name with a lower sequence number
+    std::uint32_t older = 0;  // complete entries of this name other than the newest
     bool tombstone = false;
     bool moved = false;
   };
+  static_assert(sizeof(Slot) <= 24, "docs/mrfs.md promises 24 bytes of RAM per name");
 
   struct Index {
     Slot slots[MaxNames];
     std::size_t count = 0;
     std::uint64_t log_end = 0;
-    std::uint32_t max_seq = 0;
 
     const Slot* find(const Flash& flash, std::string_view name) const noexcept {
       for (std::size_t i = 0; i < count; ++i) {
@@ -319,17 +322,17 @@ class Store {
     }
     // Records a complete entry; false when a new name does not fit.
     bool add(const Flash& flash, std::uint64_t offset, const Header& h, std::uint32_t span) noexcept {
-      max_seq = std::max(max_seq, h.seq);
       Slot* s = find(flash, h.name_view());
       if (s == nullptr) {
         if (count == MaxNames) return false;
         s = &slots[count++];
-        *s = Slot{offset, h.seq, span, 0, h.tombstone(), h.moved()};
+        *s = Slot{static_cast<std::uint32_t>(offset), h.seq, h.seq, span, 0, h.tombstone(), h.moved()};
         return true;
       }
       ++s->older;
-      if (h.seq > s->seq || (h.seq == s->seq && offset > s->offset)) {
-        s->offset = offset;
+      if (seq_newer(s->oldest, h.seq)) s->oldest = h.seq;
+      if (seq_newer(h.seq, s->seq) || (h.seq == s->seq && offset > s->offset)) {
+        s->offset = static_cast<std::uint32_t>(offset);
         s->seq = h.seq;
         s->span = span;
         s->tombstone = h.tombstone();
@@ -502,9 +505,18 @@ class Store {
     return ok();
   }
 
-  Result<std::uint32_t> next_seq() const noexcept {
-    if (index_.max_seq == 0xFFFFFFFFu) return make_error(Errc::no_space, "sequence numbers exhausted");
-    return index_.max_seq + 1;
+  // The number of a name's next entry: one past its newest, wrapping at 2^32. Only entries of
+  // one name are ever compared, in serial order (seq_newer), which is an order while they lie
+  // less than kSeqWindow apart; so no entry is written `window` or more past the name's oldest
+  // one on the flash. Puts ask for half the window and compact first when refused (compaction
+  // erases old versions); its copies get the other half, so compaction can always run. A name
+  // with no slot has no complete entry on the flash (a slot goes only when the erase of its
+  // last entry, a dead tombstone, completed): any number serves.
+  Result<std::uint32_t> next_seq(const Slot* s, std::uint32_t window) const noexcept {
+    if (s == nullptr) return 1u;
+    const std::uint32_t next = s->seq + 1, ahead = next - s->oldest;
+    if (ahead == 0 || ahead >= window) return make_error(Errc::no_space, "too many versions of the file on the flash");
+    return next;
   }
 
   // Room kept free above the log end so a compaction can empty a segment: one segment, the
@@ -517,11 +529,20 @@ class Store {
     return flash_->segment_size() + 2 * largest;
   }
 
+  // A pass that ran out of room leaves the flash consistent and the index exact, having packed
+  // what it could: a second pass starts from there.
+  Status compact_twice() noexcept {
+    const Status first = compact();
+    return first || failed_.code != Errc::ok ? first : compact();
+  }
+
   Status append(std::string_view name, std::span<const std::byte> data, std::uint32_t minutes,
                 std::uint16_t flags) noexcept {
     FERRO_TRY(usable());
     const auto span = entry_span(data.size());
     if (!span || *span > flash_->size()) return make_error(Errc::no_space, "file is larger than the store");
+    // Compaction erases old versions, which makes room in the name's sequence window.
+    if (!next_seq(index_.find(*flash_, name), kSeqWindow / 2)) FERRO_TRY(compact_twice());
     if (index_.find(*flash_, name) == nullptr && index_.count == MaxNames) {
       // A removed name holds its slot until compaction drops its tombstone: the first pass
       // erases what it buries, the second drops it.
@@ -536,15 +557,13 @@ class Store {
     const std::uint64_t keep = (flags & kFlagTombstone) ? 0 : *entry_span(0);
     if (live_now + need + keep > flash_->size()) return make_error(Errc::no_space, "store is full");
     if (index_.log_end + need > flash_->size() && !reserve_elsewhere(*span)) {
-      Status compacted = compact();
-      // A pass that ran out of room still packed what it could; a second pass starts from there.
-      if (!compacted && failed_.code == Errc::ok) compacted = compact();
+      const Status compacted = compact_twice();
       // A tombstone may dip into the reserve: it shrinks what the next compaction has to move.
       const bool tomb_fits = (flags & kFlagTombstone) && index_.log_end + *span <= flash_->size();
       if (!compacted && (!tomb_fits || failed_.code != Errc::ok)) return compacted;
       if (index_.log_end + need > flash_->size() && !tomb_fits) return make_error(Errc::no_space, "store is full");
     }
-    FERRO_TRY_ASSIGN(const std::uint32_t seq, next_seq());
+    FERRO_TRY_ASSIGN(const std::uint32_t seq, next_seq(index_.find(*flash_, name), kSeqWindow / 2));
     Header h;
     h.seq = seq;
     h.size = static_cast<std::uint32_t>(data.size());
@@ -575,7 +594,7 @@ class Store {
   Status move(const Slot& s, std::uint64_t dst) noexcept {
     const auto view = flash_->view();
     Header h = *decode_header(view.subspan(s.offset, kHeaderSize));
-    FERRO_TRY_ASSIGN(h.seq, next_seq());
+    FERRO_TRY_ASSIGN(h.seq, next_seq(&s, kSeqWindow));
     h.flags |= kFlagMoved;
     FERRO_TRY(write_entry(dst, h, view.subspan(s.offset + kHeaderSize, h.size)));
     ++counters_.moved_entries;
@@ -649,7 +668,7 @@ class Store {
   std::uint64_t path_point_below(std::uint64_t lo) const noexcept {
     std::uint64_t best = 0;
     for (std::size_t i = 0; i < index_.count; ++i) {
-      if (index_.slots[i].offset <= lo) best = std::max(best, index_.slots[i].offset);
+      if (index_.slots[i].offset <= lo) best = std::max<std::uint64_t>(best, index_.slots[i].offset);
     }
     return best;
   }
