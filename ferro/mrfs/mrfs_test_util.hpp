@@ -1,18 +1,32 @@
-// Shared by the mrfs tests: complete entries laid byte by byte with the format functions, for
-// images a Store would not write by itself (chosen sequence numbers, entries inside file data).
+// Shared by the mrfs tests: bytes and strings, a mount that must succeed, and complete entries
+// laid byte by byte with the format functions, for images a Store would not write by itself
+// (chosen sequence numbers, entries inside file data).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "ferro/core/crc32.hpp"
-#include "ferro/mrfs/format.hpp"
-#include "ferro/storage/flash.hpp"
+#include "ferro/mrfs/store.hpp"
 
 namespace ferro::mrfs::testing {
+
+inline std::span<const std::byte> bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+inline std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+template <class S = Store<EmulatedFlash, 64>>
+S mount_ok(EmulatedFlash& flash, MountReport* report = nullptr) {
+  auto s = S::mount(flash, report);
+  EXPECT_TRUE(s.has_value()) << s.error().message;
+  return std::move(s).value();
+}
 
 // The bytes of one complete entry, erased padding included.
 inline std::vector<std::byte> complete_entry(std::string_view name, std::uint32_t seq, std::string_view data,

@@ -28,9 +28,8 @@ struct Op {
   std::optional<std::string> data;  // nullopt: remove
 };
 
-std::span<const std::byte> bytes(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
+using testing::bytes;
+using testing::text;
 
 using TestFlash = StaticFlash<256, 8>;
 
@@ -90,7 +89,7 @@ std::vector<Op> script(std::uint64_t seed, int length, Prepare prepare = nullptr
     if (in_flight && in_flight->name == name) continue;
     auto f = s.find(name);
     if (!f) return ::testing::AssertionFailure() << name << " lost";
-    if (std::string(reinterpret_cast<const char*>(f->data().data()), f->size()) != data) {
+    if (text(f->data()) != data) {
       return ::testing::AssertionFailure() << name << " has the wrong contents";
     }
   }
@@ -99,7 +98,7 @@ std::vector<Op> script(std::uint64_t seed, int length, Prepare prepare = nullptr
     const auto old = model.find(in_flight->name);
     auto is = [&](const std::optional<std::string>& v) {
       if (!v) return !f.has_value();
-      return f && std::string(reinterpret_cast<const char*>(f->data().data()), f->size()) == *v;
+      return f && text(f->data()) == *v;
     };
     const std::optional<std::string> before =
         old == model.end() ? std::nullopt : std::optional<std::string>(old->second);
@@ -309,7 +308,7 @@ TEST(MrfsPowerLoss, GarbageSegmentIsReportedAndReclaimed) {
   ASSERT_TRUE(s.compact());  // the tombstone outlives the file it buries by one compaction
   ASSERT_TRUE(s.compact());
   EXPECT_EQ(s.stat().log_end, 96u);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(s.find("keep")->data().data()), 8), "precious");
+  EXPECT_EQ(text(s.find("keep")->data()), "precious");
 }
 
 // A file whose data holds complete MRFS entries of another name (an MRFS image kept as a file,
@@ -364,7 +363,7 @@ TEST(MrfsPowerLoss, EntriesInsideFileDataNeverAppear) {
         const std::string want = phase == 0 ? image : small;
         if (f || phase == 1) {
           ASSERT_TRUE(f);
-          ASSERT_EQ(std::string(reinterpret_cast<const char*>(f->data().data()), f->size()), want);
+          ASSERT_EQ(text(f->data()), want);
         }
         // Later puts land and mount, the image again included.
         ASSERT_TRUE(m->put("later", bytes("written after the cut"), 0));
@@ -409,7 +408,7 @@ TEST(MrfsPowerLoss, MountFinishesAnInterruptedCompaction) {
     for (int i = 0; i < 4; ++i) {
       auto f = again.find("n" + std::to_string(i));
       ASSERT_TRUE(f) << "cut " << cut;
-      EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data().data()), f->size()), std::string(60, 'A' + i));
+      EXPECT_EQ(text(f->data()), std::string(60, 'A' + i));
     }
   }
   EXPECT_GT(finished, 3);
@@ -491,7 +490,7 @@ TEST(MrfsPowerLoss, ProcessKilledMidWrite) {
       std::memcpy(&counter, got->data().data(), 8);
       // The acknowledged version, or the one in flight at the kill if it completed.
       EXPECT_TRUE(counter == acked[file] || counter == last + 1) << "round " << round << " p" << file;
-      EXPECT_EQ(std::string(reinterpret_cast<const char*>(got->data().data()), got->size()), versioned(file, counter));
+      EXPECT_EQ(text(got->data()), versioned(file, counter));
       acked[file] = counter;
     }
     EXPECT_GT(in_round, 1u);

@@ -3,6 +3,7 @@
 // four billion real writes would take hours.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "ferro/mrfs/mrfs_test_util.hpp"
@@ -12,18 +13,11 @@ namespace ferro::mrfs {
 namespace {
 
 using Flash = StaticFlash<1024, 8>;
-using FsStore = Store<EmulatedFlash, 64>;
+using testing::bytes;
+using testing::mount_ok;
+using testing::plant;
 
-std::span<const std::byte> bytes(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-std::string text(const File& f) { return {reinterpret_cast<const char*>(f.data().data()), f.size()}; }
-
-FsStore mount_ok(EmulatedFlash& f, MountReport* r = nullptr) {
-  auto s = FsStore::mount(f, r);
-  EXPECT_TRUE(s.has_value()) << s.error().message;
-  return std::move(s).value();
-}
+std::string text(const std::optional<File>& f) { return f ? testing::text(f->data()) : "(no file)"; }
 
 TEST(MrfsSeq, SerialOrder) {
   EXPECT_TRUE(seq_newer(1, 0));
@@ -42,14 +36,14 @@ std::string version(int v) { return "version " + std::to_string(v) + std::string
 // version is the one found, through the wrap and the compactions that copy it.
 TEST(MrfsSeq, NewestVersionWinsAcrossTheWrap) {
   Flash flash;
-  std::uint64_t at = testing::plant(flash, 0, "cfg", 0xFFFFFFFCu, version(0));
-  at = testing::plant(flash, at, "top", 0xFFFFFFFFu, "at the top");
-  testing::plant(flash, at, "cfg", 0xFFFFFFFDu, version(1));
+  std::uint64_t at = plant(flash, 0, "cfg", 0xFFFFFFFCu, version(0));
+  at = plant(flash, at, "top", 0xFFFFFFFFu, "at the top");
+  plant(flash, at, "cfg", 0xFFFFFFFDu, version(1));
   bool crossed = false;
   std::uint64_t compactions = 0;
   for (int v = 2; v < 80; ++v) {
-    FsStore s = mount_ok(flash);
-    ASSERT_EQ(text(*s.find("cfg")), version(v - 1)) << v;
+    auto s = mount_ok(flash);
+    ASSERT_EQ(text(s.find("cfg")), version(v - 1)) << v;
     const std::uint32_t before = s.find("cfg")->seq();
     ASSERT_TRUE(s.put("cfg", bytes(version(v)), 0)) << v;
     EXPECT_EQ(s.find("cfg")->seq(), before + 1);
@@ -60,9 +54,9 @@ TEST(MrfsSeq, NewestVersionWinsAcrossTheWrap) {
     ASSERT_TRUE(s.check());
     compactions += s.stat().compactions;
   }
-  FsStore s = mount_ok(flash);
-  EXPECT_EQ(text(*s.find("cfg")), version(79));
-  EXPECT_EQ(text(*s.find("top")), "at the top");
+  auto s = mount_ok(flash);
+  EXPECT_EQ(text(s.find("cfg")), version(79));
+  EXPECT_EQ(text(s.find("top")), "at the top");
   EXPECT_TRUE(crossed);
   EXPECT_LT(s.find("cfg")->seq(), 1000u);
   EXPECT_GT(compactions, 10u);
@@ -71,18 +65,18 @@ TEST(MrfsSeq, NewestVersionWinsAcrossTheWrap) {
 // The same through a remove: the tombstone takes the next number, and a later put the one after.
 TEST(MrfsSeq, TombstoneAcrossTheWrap) {
   Flash flash;
-  testing::plant(flash, 0, "gone", 0xFFFFFFFFu, "old contents");
+  plant(flash, 0, "gone", 0xFFFFFFFFu, "old contents");
   {
-    FsStore s = mount_ok(flash);
+    auto s = mount_ok(flash);
     ASSERT_TRUE(s.remove("gone"));
   }
   {
-    FsStore s = mount_ok(flash);
+    auto s = mount_ok(flash);
     EXPECT_FALSE(s.find("gone"));
     ASSERT_TRUE(s.put("gone", bytes("back again"), 0));
   }
-  FsStore s = mount_ok(flash);
-  EXPECT_EQ(text(*s.find("gone")), "back again");
+  auto s = mount_ok(flash);
+  EXPECT_EQ(text(s.find("gone")), "back again");
   EXPECT_EQ(s.find("gone")->seq(), 1u);
 }
 
@@ -92,24 +86,24 @@ TEST(MrfsSeq, TombstoneAcrossTheWrap) {
 // segment holds live files) and only then writes.
 TEST(MrfsSeq, PutCompactsBeforeLeavingTheWindow) {
   Flash flash;
-  std::uint64_t at = testing::plant(flash, 0, "w", 0x80000000u, "oldest");
-  at = testing::plant(flash, at, "keep", 5, "kept");
-  testing::plant(flash, at, "w", 0xBFFFFFFFu, "newest");
+  std::uint64_t at = plant(flash, 0, "w", 0x80000000u, "oldest");
+  at = plant(flash, at, "keep", 5, "kept");
+  plant(flash, at, "w", 0xBFFFFFFFu, "newest");
   {
     MountReport r;
-    FsStore s = mount_ok(flash, &r);
+    auto s = mount_ok(flash, &r);
     EXPECT_EQ(r.stale, 1u);
-    EXPECT_EQ(text(*s.find("w")), "newest");
+    EXPECT_EQ(text(s.find("w")), "newest");
     ASSERT_TRUE(s.put("w", bytes("next"), 0));
     EXPECT_GE(s.stat().compactions, 1u);
     EXPECT_GT(s.find("w")->seq(), 0xBFFFFFFFu);  // after compaction's copies
     ASSERT_TRUE(s.check());
   }
   MountReport r;
-  FsStore s = mount_ok(flash, &r);
+  auto s = mount_ok(flash, &r);
   EXPECT_EQ(r.stale, 1u);  // "newest", just replaced; "oldest" is gone
-  EXPECT_EQ(text(*s.find("w")), "next");
-  EXPECT_EQ(text(*s.find("keep")), "kept");
+  EXPECT_EQ(text(s.find("w")), "next");
+  EXPECT_EQ(text(s.find("keep")), "kept");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ferro/core/random.hpp"
+#include "ferro/mrfs/mrfs_test_util.hpp"
 
 namespace ferro::mrfs {
 namespace {
@@ -15,16 +16,9 @@ namespace {
 using Flash = StaticFlash<1024, 8>;
 using FsStore = Store<EmulatedFlash, 64>;
 
-std::span<const std::byte> bytes(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-
-FsStore mount_ok(EmulatedFlash& f, MountReport* r = nullptr) {
-  auto s = FsStore::mount(f, r);
-  EXPECT_TRUE(s.has_value()) << s.error().message;
-  return std::move(s).value();
-}
+using testing::bytes;
+using testing::mount_ok;
+using testing::text;
 
 TEST(MrfsFormat, HeaderRoundTripsAndRejectsDamage) {
   Header h;
