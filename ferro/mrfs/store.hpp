@@ -156,10 +156,11 @@ class Store : private detail::Compactor<Flash, MaxNames> {
     st.segment_count = flash_->segment_count();
     st.segment_size = flash_->segment_size();
     st.live_bytes = live_bytes();
-    for_each([&](const File& f) {
+    for (const Slot& s : slots()) {
+      if (s.tombstone) continue;
       ++st.files;
-      st.data_bytes += f.size();
-    });
+      st.data_bytes += load_u32(flash_->view().data() + s.offset + 8);  // the size field
+    }
     std::uint64_t sum = 0;
     st.min_erases = ~std::uint32_t{0};
     for (std::uint32_t seg = 0; seg < st.segment_count; ++seg) {
