@@ -226,9 +226,14 @@ class Store : private detail::Compactor<Flash, MaxNames> {
     FERRO_TRY(usable());
     const auto span = entry_span(data.size());
     if (!span || *span > flash_->size()) return make_error(Errc::no_space, "file is larger than the store");
-    // Compaction erases old versions, which makes room in the name's sequence window.
-    if (!next_seq(index_.find(*flash_, name), kSeqWindow / 2)) FERRO_TRY(compact_twice());
-    if (index_.find(*flash_, name) == nullptr && index_.count == MaxNames) {
+    // A compaction rebuilds the index (and may drop the name's dead tombstone): the name is
+    // looked up again after one. Lookups cost O(names), so not more often.
+    const Slot* slot = index_.find(*flash_, name);
+    if (!next_seq(slot, kSeqWindow / 2)) {
+      FERRO_TRY(compact_twice());  // erases old versions: room in the name's sequence window
+      slot = index_.find(*flash_, name);
+    }
+    if (slot == nullptr && index_.count == MaxNames) {
       // A removed name holds its slot until compaction drops its tombstone: the first pass
       // erases what it buries, the second drops it.
       for (int pass = 0; pass < 2 && index_.count == MaxNames; ++pass) FERRO_TRY(compact());
@@ -245,8 +250,9 @@ class Store : private detail::Compactor<Flash, MaxNames> {
       const bool tomb_fits = (flags & kFlagTombstone) && index_.log_end + *span <= flash_->size();
       if (!compacted && (!tomb_fits || failed_.code != Errc::ok)) return compacted;
       if (index_.log_end + need > flash_->size() && !tomb_fits) return make_error(Errc::no_space, "store is full");
+      slot = index_.find(*flash_, name);
     }
-    FERRO_TRY_ASSIGN(const std::uint32_t seq, next_seq(index_.find(*flash_, name), kSeqWindow / 2));
+    FERRO_TRY_ASSIGN(const std::uint32_t seq, next_seq(slot, kSeqWindow / 2));
     Header h;
     h.seq = seq;
     h.size = static_cast<std::uint32_t>(data.size());
