@@ -90,6 +90,7 @@ class MpscQueue {
     Node() noexcept {}
     ~Node() {}
     std::atomic<Node*> next{nullptr};
+    Node* next_chain = nullptr;  // on a chain's first node: the next chain (see orphans_)
     union {
       T value;  // constructed while the node is in the queue, destroyed when it is popped
     };
@@ -98,33 +99,43 @@ class MpscQueue {
   // The spent nodes of every queue of this T: pushed one at a time (a CAS push is ABA-safe),
   // taken all at once (an exchange is too), so no node is ever popped from the middle.
   static inline std::atomic<Node*> recycled_{nullptr};
+  // Whole chains left by threads that ended, linked through their first nodes' `next_chain`:
+  // handing a cache over costs a CAS per chain, not a walk over its (cold) nodes.
+  static inline std::atomic<Node*> orphans_{nullptr};
 
   // About 64 KiB of nodes per slab: 16 page faults on one push, then hundreds of free pushes.
   static constexpr std::size_t kSlabNodes = sizeof(Node) >= 4096 ? 16 : 65536 / sizeof(Node);
 
   struct ThreadCache {
-    Node* top = nullptr;
-    ~ThreadCache() {  // a thread that ends hands its nodes to the others
-      while (top != nullptr) {
-        Node* n = top;
-        top = n->next.load(std::memory_order_relaxed);
-        recycle(n);
-      }
+    Node* top = nullptr;    // the chain nodes are taken from, linked through `next`
+    Node* spare = nullptr;  // more chains, linked through `next_chain`
+    ~ThreadCache() {        // a thread that ends hands its chains to the others
+      if (top != nullptr) orphan(top);
+      while (spare != nullptr) orphan(std::exchange(spare, spare->next_chain));
     }
   };
   static inline thread_local ThreadCache cache_;
 
   static Node* take_node() {
     ThreadCache& c = cache_;
-    if (c.top == nullptr) {
-      // acquire: pairs with recycle()'s release, so the links written there are visible here.
-      c.top = recycled_.exchange(nullptr, std::memory_order_acquire);
-      if (c.top == nullptr) c.top = make_slab();
-    }
+    if (c.top == nullptr) c.top = refill(c);
     Node* n = c.top;
     c.top = n->next.load(std::memory_order_relaxed);    // this thread's own list now
     n->next.store(nullptr, std::memory_order_relaxed);  // published by push()'s release exchange
     return n;
+  }
+
+  // A chain for an empty cache: a spare one, the spent nodes, orphans, or a new slab.
+  static Node* refill(ThreadCache& c) {
+    if (c.spare != nullptr) return std::exchange(c.spare, c.spare->next_chain);
+    // acquire: pairs with recycle()'s release, so the links written there are visible here.
+    if (Node* chain = recycled_.exchange(nullptr, std::memory_order_acquire)) return chain;
+    // acquire: pairs with orphan()'s release, for the links and every chain's next_chain.
+    if (Node* chains = orphans_.exchange(nullptr, std::memory_order_acquire)) {
+      c.spare = chains->next_chain;
+      return chains;
+    }
+    return make_slab();
   }
 
   // A new slab, linked into a list (its nodes are this thread's alone until pushed).
@@ -140,6 +151,14 @@ class MpscQueue {
       n->next.store(top, std::memory_order_relaxed);  // published by the release CAS below
       // release: the node's link (and its emptied state) reach the producer that takes it.
     } while (!recycled_.compare_exchange_weak(top, n, std::memory_order_release, std::memory_order_relaxed));
+  }
+
+  static void orphan(Node* chain) {
+    Node* top = orphans_.load(std::memory_order_relaxed);
+    do {
+      chain->next_chain = top;  // published by the release CAS below
+      // release: the chain's links reach the thread that takes the orphans.
+    } while (!orphans_.compare_exchange_weak(top, chain, std::memory_order_release, std::memory_order_relaxed));
   }
 
   Node* head_;                           // consumer only: the sentinel before the oldest item
