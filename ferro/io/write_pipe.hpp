@@ -220,6 +220,7 @@ class WritePipe {
   std::condition_variable syncer_cv_;   // written_ moved or the flusher finished
   std::condition_variable flusher_cv_;  // a sync finished
   std::uint64_t written_ = 0;           // highest epoch written (a contiguous prefix)
+  std::uint64_t synced_ = 0;            // highest epoch whose sync has returned
   bool sync_running_ = false;
   bool flusher_done_ = false;
 
