@@ -230,25 +230,7 @@ void WritePipe::flusher_loop() {
         FERRO_CHECK(pending.empty() && queue_.empty(), "write pipe: an epoch arrived after close");
         break;
       }
-      if (config_.flush_duration.count() > 0) {
-        // While a sync is due or running there is no hurry: what is written now waits for the
-        // next sync anyway. Wait for that sync (at most flush_duration) without the sleeping
-        // flag, so writers arriving meanwhile make no wake-up calls, and the spin below then
-        // starts as the sync ends, when writers waiting on it come back with more. (Waiting
-        // only for a running sync, a lone writer found the flusher asleep, and paid a wake-up,
-        // on 78 % of its writes: the syncer had not yet taken the sync up.)
-        std::unique_lock lk(stage_mu_);
-        if (sync_running_ || synced_ < written_) {
-          flusher_cv_.wait_for(lk, config_.flush_duration, [&] { return !sync_running_ && synced_ == written_; });
-          continue;
-        }
-      }
-      // Writers that stream keep coming: look again for a short while before sleeping, so that
-      // they seldom pay for a wake-up system call. Bounded, and yielding, on a small machine.
-      if (spin_for_work(next)) continue;
-      sleeping_.store(1, std::memory_order_seq_cst);  // the handshake's flusher half (see sleeping_)
-      if (queue_.empty() && !all_written(next)) sleeping_.wait(1, std::memory_order_relaxed);
-      sleeping_.store(0, std::memory_order_relaxed);  // relaxed: spares writers a useless wake-up
+      wait_for_work(next);
       continue;
     }
     if (config_.flush_duration.count() > 0) {
@@ -284,6 +266,29 @@ void WritePipe::flusher_loop() {
     flusher_done_ = true;
   }
   syncer_cv_.notify_one();
+}
+
+// The flusher has nothing to write: waits until it may have.
+void WritePipe::wait_for_work(std::uint64_t next) {
+  if (config_.flush_duration.count() > 0) {
+    // While a sync is due or running there is no hurry: what is written now waits for the next
+    // sync anyway. Wait for that sync (at most flush_duration) without the sleeping flag, so
+    // writers arriving meanwhile make no wake-up calls, and the look below then starts as the
+    // sync ends, when writers waiting on it come back with more. (Waiting only for a running
+    // sync, a lone writer found the flusher asleep, and paid a wake-up, on 78 % of its writes:
+    // the syncer had not yet taken the sync up.)
+    std::unique_lock lk(stage_mu_);
+    if (sync_running_ || synced_ < written_) {
+      flusher_cv_.wait_for(lk, config_.flush_duration, [&] { return !sync_running_ && synced_ == written_; });
+      return;
+    }
+  }
+  // Writers that stream keep coming: look again for a short while before sleeping, so that
+  // they seldom pay for a wake-up system call. Bounded, and yielding, on a small machine.
+  if (spin_for_work(next)) return;
+  sleeping_.store(1, std::memory_order_seq_cst);  // the handshake's flusher half (see sleeping_)
+  if (queue_.empty() && !all_written(next)) sleeping_.wait(1, std::memory_order_relaxed);
+  sleeping_.store(0, std::memory_order_relaxed);  // relaxed: spares writers a useless wake-up
 }
 
 void WritePipe::write_batch(std::vector<Pending>& batch) {

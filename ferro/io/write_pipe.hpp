@@ -192,6 +192,7 @@ class WritePipe {
   void wake_flusher() noexcept;
   bool all_written(std::uint64_t next) const noexcept;  // closed, and every accepted epoch < next
   bool spin_for_work(std::uint64_t next) const noexcept;
+  void wait_for_work(std::uint64_t next);
 
   ChunkDevice& device_;
   const WritePipeConfig config_;
