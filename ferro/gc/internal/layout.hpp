@@ -1,9 +1,15 @@
-// What heap.cpp and vec.cpp share and users must not see: AddressSanitizer poisoning of the
-// parts of the region nobody may touch (the gap, the bodies of free blocks), so that a
-// use-after-sweep or an overrun into free space is reported instead of silently read.
+// What the heap's sources share and users must not see: the block headers of both spaces,
+// and AddressSanitizer poisoning of the parts of the region nobody may touch (the gap, the
+// bodies of free blocks), so that a use-after-sweep or an overrun into free space is reported
+// instead of silently read.
+//
+// An object-space block is one granule of header (size | kind | mark bit) and its payload;
+// blocks tile [obj_low_, obj_top_) exactly, so a walk steps by size alone. Outside a
+// collection no block is marked.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "ferro/gc/heap.hpp"
 
@@ -20,6 +26,39 @@
 #endif
 
 namespace ferro::gc {
+
+namespace internal {
+
+constexpr std::uintptr_t kMarkBit = 1;
+constexpr std::uintptr_t kKindShift = 1;
+constexpr std::uintptr_t kKindMask = 3u << kKindShift;
+// A block being constructed is live but not yet traceable (its vtable may not be set).
+enum Kind : std::uintptr_t { kFree = 0, kObject = 1, kMalloc = 2, kRaw = 3 };
+constexpr std::size_t kMinBlockGranules = 2;  // a header plus a link or a vtable
+
+inline std::size_t size_of(const void* b) noexcept {
+  return *static_cast<const std::uintptr_t*>(b) & ~std::uintptr_t{7};
+}
+
+}  // namespace internal
+
+// An object-space block header; the payload follows it.
+struct Heap::Block {
+  std::uintptr_t word;  // size in bytes | kind << 1 | mark
+  void* link;           // free: next block of its class; malloc: referent; object: unused
+
+  std::size_t size() const noexcept { return word & ~std::uintptr_t{7}; }
+  internal::Kind kind() const noexcept {
+    return static_cast<internal::Kind>((word & internal::kKindMask) >> internal::kKindShift);
+  }
+  bool marked() const noexcept { return (word & internal::kMarkBit) != 0; }
+  void set(std::size_t size, internal::Kind k) noexcept {
+    word = size | (static_cast<std::uintptr_t>(k) << internal::kKindShift);
+  }
+  std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this); }
+  Obj* obj() noexcept { return reinterpret_cast<Obj*>(this + 1); }
+  static Block* of(void* payload) noexcept { return static_cast<Block*>(payload) - 1; }
+};
 
 // A vector-space block header; the payload follows it.
 struct Heap::VecBlock {
