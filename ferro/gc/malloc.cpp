@@ -53,12 +53,8 @@ void Heap::free(void* ptr) noexcept {
     b->set(size, kFree);  // the sweep in progress relists it
     poison(b + 1, size - sizeof(Block));
     deferred_free_ = true;
-  } else if (b->bytes() == obj_low_) {
-    obj_low_ += size;
-    poison(b, size);
   } else {
-    push_free(b, size / kGranule);
-    poison(b + 1, size - sizeof(Block));
+    flush_run(b->bytes(), b->bytes() + size);
   }
 }
 
