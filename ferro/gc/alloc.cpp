@@ -65,26 +65,22 @@ Heap::Block* Heap::split(Block* b, std::size_t granules) noexcept {
 // Exact classes pop in O(1); a bin of larger sizes is searched first-fit, and only that bin.
 // The bitmap finds the next non-empty class without looking at empty ones.
 Heap::Block* Heap::take_from_lists(std::size_t granules) noexcept {
+  const auto unlink = [this, granules](Block** pp, int c) {
+    Block* b = *pp;
+    *pp = static_cast<Block*>(b->link);
+    if (free_[c] == nullptr) nonempty_[c / 64] &= ~(std::uint64_t{1} << (c % 64));
+    return split(b, granules);
+  };
   int c = class_of(granules);
   if (c >= kExactClasses) {
     if ((nonempty_[c / 64] >> (c % 64)) & 1) {
-      for (Block** pp = &free_[c]; *pp != nullptr; pp = reinterpret_cast<Block**>(&(*pp)->link)) {
-        Block* b = *pp;
-        if (b->size() >= granules * kGranule) {
-          *pp = static_cast<Block*>(b->link);
-          if (free_[c] == nullptr) nonempty_[c / 64] &= ~(std::uint64_t{1} << (c % 64));
-          return split(b, granules);
-        }
-      }
+      for (Block** pp = &free_[c]; *pp != nullptr; pp = reinterpret_cast<Block**>(&(*pp)->link))
+        if ((*pp)->size() >= granules * kGranule) return unlink(pp, c);
     }
     ++c;
   }
   const int d = next_class(c);
-  if (d < 0) return nullptr;
-  Block* b = free_[d];
-  free_[d] = static_cast<Block*>(b->link);
-  if (free_[d] == nullptr) nonempty_[d / 64] &= ~(std::uint64_t{1} << (d % 64));
-  return split(b, granules);
+  return d < 0 ? nullptr : unlink(&free_[d], d);
 }
 
 Heap::Block* Heap::take_block(std::size_t granules) noexcept {

@@ -16,9 +16,21 @@ using internal::unpoison;
 
 // ---- construction and teardown ------------------------------------------------------------
 
+namespace {
+
+struct Trimmed {
+  std::uintptr_t lo, hi;  // hi < lo when no granule fits
+};
+
+Trimmed trim(std::span<std::byte> region) noexcept {
+  const auto start = reinterpret_cast<std::uintptr_t>(region.data());
+  return {align_up(start, std::uintptr_t{kGranule}), align_down(start + region.size(), std::uintptr_t{kGranule})};
+}
+
+}  // namespace
+
 std::size_t Heap::usable_bytes(std::span<std::byte> region) noexcept {
-  const auto lo = align_up(reinterpret_cast<std::uintptr_t>(region.data()), std::uintptr_t{kGranule});
-  const auto hi = align_down(reinterpret_cast<std::uintptr_t>(region.data()) + region.size(), std::uintptr_t{kGranule});
+  const auto [lo, hi] = trim(region);
   return hi > lo ? hi - lo : 0;
 }
 
@@ -34,8 +46,7 @@ Heap::Heap(std::span<std::byte> region, Options options) noexcept : opts_(option
   static_assert(sizeof(Block) == kGranule && sizeof(VecBlock) == kGranule);
   FERRO_CHECK(usable_bytes(region) >= min_region_bytes(options),
               "gc::Heap: region too small for the options (see Heap::min_region_bytes; Heap::create reports it)");
-  const auto lo = align_up(reinterpret_cast<std::uintptr_t>(region.data()), std::uintptr_t{kGranule});
-  const auto hi = align_down(reinterpret_cast<std::uintptr_t>(region.data()) + region.size(), std::uintptr_t{kGranule});
+  const auto [lo, hi] = trim(region);
   // min_region_bytes() refused a stack whose size overflows, so this cannot.
   const std::size_t stack_bytes = align_up(options.mark_stack_entries * sizeof(void*), kGranule);
   base_ = vec_top_ = reinterpret_cast<std::byte*>(lo);
