@@ -1,12 +1,13 @@
 // Object-space allocation: size classes, their free lists and the counters of live objects.
 // Blocks below 64 granules have an exact class each and pop in O(1); larger ones share
-// log2-sized bins searched first-fit.
+// log2-sized bins searched first-fit. The steps the sweep and free() share with allocation
+// (class_of, push_free, uncount_obj) are inline in internal/object_space.hpp.
 //
 // Invariants: a class's list holds only free blocks of that class, each once, and its bit in
 // nonempty_ is set exactly when the list is not empty; obj_free_bytes_ is the sum of the
 // listed blocks' sizes; a listed block's body is poisoned, its header is not.
 #include "ferro/core/bits.hpp"
-#include "ferro/gc/internal/layout.hpp"
+#include "ferro/gc/internal/object_space.hpp"
 
 namespace ferro::gc {
 
@@ -16,12 +17,6 @@ using internal::kObject;
 using internal::kRaw;
 using internal::unpoison;
 
-int Heap::class_of(std::size_t granules) noexcept {
-  if (granules < static_cast<std::size_t>(kExactClasses)) return static_cast<int>(granules);
-  const int c = kExactClasses + log2_floor(granules) - 6;  // 64 granules = 2^6 opens the first bin
-  return c < kClasses ? c : kClasses - 1;
-}
-
 int Heap::next_class(int from) const noexcept {
   for (int w = from / 64; w < kClasses / 64; ++w) {
     std::uint64_t bits = nonempty_[w];
@@ -29,21 +24,6 @@ int Heap::next_class(int from) const noexcept {
     if (bits != 0) return w * 64 + ctz(bits);
   }
   return -1;
-}
-
-void Heap::push_free(Block* b, std::size_t granules) noexcept {
-  const int c = class_of(granules);
-  b->set(granules * kGranule, kFree);
-  b->link = free_[c];
-  free_[c] = b;
-  nonempty_[c / 64] |= std::uint64_t{1} << (c % 64);
-  obj_free_bytes_ += granules * kGranule;
-}
-
-void Heap::clear_free_lists() noexcept {
-  for (auto& head : free_) head = nullptr;
-  for (auto& w : nonempty_) w = 0;
-  obj_free_bytes_ = 0;
 }
 
 // Keeps the first `granules` of a listed block; the rest, if it can hold a block, is listed.
@@ -103,11 +83,6 @@ void Heap::count_obj(std::size_t bytes) noexcept {
   s.curr_objs.bytes += bytes;
   if (s.curr_objs.count > s.max_objs.count) s.max_objs.count = s.curr_objs.count;
   if (s.curr_objs.bytes > s.max_objs.bytes) s.max_objs.bytes = s.curr_objs.bytes;
-}
-
-void Heap::uncount_obj(std::size_t bytes) noexcept {
-  --stats_.curr_objs.count;
-  stats_.curr_objs.bytes -= bytes;
 }
 
 void* Heap::allocate_object(std::size_t bytes) noexcept {

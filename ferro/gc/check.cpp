@@ -1,7 +1,7 @@
 // Heap::check(): walks object space and the free lists and reports the first broken
 // invariant as Errc::corrupt (vector space is checked in vec.cpp). It reads, never repairs.
 #include "ferro/core/bits.hpp"
-#include "ferro/gc/internal/layout.hpp"
+#include "ferro/gc/internal/object_space.hpp"
 
 namespace ferro::gc {
 

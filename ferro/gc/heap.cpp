@@ -7,7 +7,7 @@
 // mark stack above obj_top_; the gap [vec_top_, obj_low_) stays poisoned; a moved-from heap
 // owns nothing.
 #include "ferro/core/bits.hpp"
-#include "ferro/gc/internal/layout.hpp"
+#include "ferro/gc/internal/object_space.hpp"
 
 namespace ferro::gc {
 

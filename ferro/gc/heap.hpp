@@ -262,17 +262,17 @@ class Heap {
   void object_constructed(void* p) noexcept;
   Block* take_block(std::size_t granules) noexcept;
   Block* take_from_lists(std::size_t granules) noexcept;
-  void push_free(Block* b, std::size_t granules) noexcept;
-  void clear_free_lists() noexcept;
+  inline void push_free(Block* b, std::size_t granules) noexcept;
+  inline void clear_free_lists() noexcept;
   void rebuild_free_lists() noexcept;
-  static int class_of(std::size_t granules) noexcept;
+  static inline int class_of(std::size_t granules) noexcept;
   int next_class(int from) const noexcept;
   Block* split(Block* b, std::size_t granules) noexcept;
   void walk_sweep(bool destroy) noexcept;
-  void flush_run(std::byte* run, std::byte* end) noexcept;
+  inline void flush_run(std::byte* run, std::byte* end) noexcept;
   void drain() noexcept;
   void count_obj(std::size_t bytes) noexcept;
-  void uncount_obj(std::size_t bytes) noexcept;
+  inline void uncount_obj(std::size_t bytes) noexcept;
 
   VecBlock* vec_allocate(std::size_t bytes, Vec* owner) noexcept;
   void vec_free(VecBlock* b) noexcept;

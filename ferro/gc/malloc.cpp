@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "ferro/core/bits.hpp"
-#include "ferro/gc/internal/layout.hpp"
+#include "ferro/gc/internal/object_space.hpp"
 #include "ferro/gc/malloc.hpp"
 
 namespace ferro::gc {

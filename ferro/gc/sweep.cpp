@@ -1,11 +1,11 @@
 // Sweeping: one walk over object space that destroys unmarked objects, clears the marks and
 // merges each run of adjacent free blocks into one, which is listed again (or, at the bottom of
-// object space, handed back to the gap).
+// object space, handed back to the gap: flush_run, in internal/object_space.hpp).
 //
 // Invariants after sweep(): no block is marked, no two free blocks are adjacent, the lowest
 // block is not free, and the free lists hold exactly the free blocks (no stale entries, even
 // when a destructor freed a malloc block the walk had already passed).
-#include "ferro/gc/internal/layout.hpp"
+#include "ferro/gc/internal/object_space.hpp"
 
 namespace ferro::gc {
 
@@ -13,19 +13,6 @@ using internal::kFree;
 using internal::Kind;
 using internal::kMarkBit;
 using internal::kObject;
-using internal::poison;
-
-void Heap::flush_run(std::byte* run, std::byte* end) noexcept {
-  if (run == nullptr) return;
-  const auto bytes = static_cast<std::size_t>(end - run);
-  if (run == obj_low_) {
-    obj_low_ = end;  // the lowest run goes back to the gap
-    poison(run, bytes);
-  } else {
-    push_free(reinterpret_cast<Block*>(run), bytes / kGranule);
-    poison(run + sizeof(Block), bytes - sizeof(Block));
-  }
-}
 
 // One pass over object space: optionally destroys unmarked objects, clears marks, merges
 // adjacent free blocks and relists them (so the lists hold no stale entries after a sweep).
