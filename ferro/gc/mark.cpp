@@ -14,7 +14,10 @@ using internal::kMarkBit;
 using internal::kObject;
 using internal::size_of;
 
-void Heap::mark(const Obj* obj) noexcept {
+// The hottest function of a collection: one call per reference traced. Splitting heap.cpp left
+// it 48 bytes into a cache line and collections measured ~10% slower; a line of its own gave
+// the old pause times back (gc_bench collect_pause, run alternately against the old build).
+[[gnu::aligned(64)]] void Heap::mark(const Obj* obj) noexcept {
   const auto* p = reinterpret_cast<const std::byte*>(obj);
   if (p < obj_low_ + sizeof(Block) || p >= obj_top_) return;  // nullptr, static or foreign
   auto* b = reinterpret_cast<Block*>(const_cast<std::byte*>(p)) - 1;
