@@ -264,7 +264,6 @@ class Heap {
   Block* take_from_lists(std::size_t granules) noexcept;
   inline void push_free(Block* b, std::size_t granules) noexcept;
   inline void clear_free_lists() noexcept;
-  void rebuild_free_lists() noexcept;
   static inline int class_of(std::size_t granules) noexcept;
   int next_class(int from) const noexcept;
   Block* split(Block* b, std::size_t granules) noexcept;
