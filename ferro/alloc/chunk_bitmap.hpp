@@ -84,22 +84,13 @@ class ChunkBitmap {
   void set_start(std::size_t i) noexcept { starts()[i / 64] |= std::uint64_t{1} << (i % 64); }
   void clear_start(std::size_t i) noexcept { starts()[i / 64] &= ~(std::uint64_t{1} << (i % 64)); }
 
-  // always_inline here, on block_end and find, and on FreedRuns::take: every allocate and
-  // deallocate runs them. Templates, as they were, were inlined into each ChunkAllocator<N>;
-  // shared by several N, GCC stopped inlining them, about 3 % slower on the seed workload.
   // First used (free) chunk in [from, limit), or limit.
-  [[gnu::always_inline]] std::size_t next_used(std::size_t from, std::size_t limit) const noexcept {
-    return find(from, limit, true);
-  }
-  [[gnu::always_inline]] std::size_t next_free(std::size_t from, std::size_t limit) const noexcept {
-    return find(from, limit, false);
-  }
-  [[gnu::always_inline]] bool all_free(std::size_t from, std::size_t limit) const noexcept {
-    return next_used(from, limit) == limit;
-  }
+  std::size_t next_used(std::size_t from, std::size_t limit) const noexcept { return find(from, limit, true); }
+  std::size_t next_free(std::size_t from, std::size_t limit) const noexcept { return find(from, limit, false); }
+  bool all_free(std::size_t from, std::size_t limit) const noexcept { return next_used(from, limit) == limit; }
 
   // One past the last chunk of the block that starts at `at`: the next free chunk or block start.
-  [[gnu::always_inline]] std::size_t block_end(std::size_t at) const noexcept {
+  std::size_t block_end(std::size_t at) const noexcept {
     std::size_t i = at + 1;
     if (i >= chunks_) return chunks_;
     std::size_t w = i / 64;
@@ -219,7 +210,7 @@ class ChunkBitmap {
     }
   }
 
-  [[gnu::always_inline]] std::size_t find(std::size_t from, std::size_t limit, bool used_chunk) const noexcept {
+  std::size_t find(std::size_t from, std::size_t limit, bool used_chunk) const noexcept {
     if (from >= limit) return limit;
     std::size_t w = from / 64;
     const std::uint64_t flip = used_chunk ? 0 : ~std::uint64_t{0};

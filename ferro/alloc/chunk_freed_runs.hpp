@@ -24,8 +24,8 @@ class FreedRuns {
   static constexpr int kSlots = 8;
 
   // An aligned start of n free chunks in the smallest recorded run of at least n, or kNoChunk.
-  // The record keeps what is left behind the n chunks. (always_inline: see ChunkBitmap::next_used.)
-  [[gnu::always_inline]] std::size_t take(std::size_t n, ChunkAlign a, const ChunkBitmap& map) noexcept {
+  // The record keeps what is left behind the n chunks.
+  std::size_t take(std::size_t n, ChunkAlign a, const ChunkBitmap& map) noexcept {
     int best = -1;
     for (int k = 0; k < kSlots; ++k) {
       const Run& r = runs_[k];
